@@ -1,0 +1,53 @@
+# The two commands: `make run` serves the tutor, `make test` runs every test. Both set up a fresh
+# machine first (system packages when root, .venv, the project, the index).
+PYTHON ?= python3.11
+VENV   := .venv
+BIN    := $(VENV)/bin
+STAMP  := $(VENV)/.installed-stamp
+export HF_HUB_OFFLINE := 1
+export TRANSFORMERS_OFFLINE := 1
+export ANONYMIZED_TELEMETRY := False
+
+.PHONY: run test lint format bench eval index setup system-deps clean
+
+run: setup index
+	$(BIN)/tutor serve
+
+test: setup
+	$(MAKE) lint
+	$(BIN)/pytest -q
+
+# torch is pinned first: on these machines torch==2.13.0 is a local CPU wheel, while any other
+# torch request would pull a multi-GB CUDA build.
+$(STAMP): pyproject.toml
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install -q --upgrade pip
+	$(BIN)/pip install -q torch==2.13.0
+	$(BIN)/pip install -q -e '.[dev]'
+	touch $(STAMP)
+
+system-deps:
+	@scripts/system_deps.sh
+
+setup: system-deps $(STAMP)
+
+index: setup
+	$(BIN)/tutor index
+
+lint: $(STAMP)
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+	$(BIN)/mypy
+
+format: $(STAMP)
+	$(BIN)/ruff check --fix .
+	$(BIN)/ruff format .
+
+bench: setup index
+	$(BIN)/python scripts/bench.py
+
+eval: setup index
+	$(BIN)/python scripts/eval.py
+
+clean:
+	rm -rf var .pytest_cache .mypy_cache .ruff_cache

@@ -1,0 +1,29 @@
+"""The ASGI app: FastAPI (``/api``, ``/v1``, ``/healthz``, ``/docs``) with the Gradio UI mounted at
+``/``. Only wiring; behaviour lives in ``tutor``."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+import gradio as gr
+from fastapi import FastAPI
+
+from tutor import api
+from tutor.config import Settings
+from tutor.service import Tutor
+from tutor.ui import build_ui
+
+
+def create_app(settings: Settings | None = None, tutor: Tutor | None = None) -> FastAPI:
+    tutor = tutor or Tutor(settings or Settings())
+
+    @asynccontextmanager
+    async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
+        yield
+        tutor.close()
+
+    app = FastAPI(title="GPT Tutor", version="0.1.0", lifespan=lifespan)
+    app.state.tutor = tutor
+    api.install(app)
+    return gr.mount_gradio_app(app, build_ui(tutor), path="/")

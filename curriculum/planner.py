@@ -1,0 +1,131 @@
+"""Rule-based lesson planning over the prerequisite graph: mastery-first and goal-directed.
+
+These plans are the targets the tutor's GPT is fine-tuned on, and the repair path when a plan it
+writes fails ``validate_plan``. A plan never asks for a topic before its prerequisites are
+mastered or earlier in the same plan, and never exceeds the learner's hours.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+from curriculum.catalog import Catalog
+
+MASTERED = 0.8  # mastery at or above this counts as known
+ACTIVITIES = ("review", "study", "practice")
+MIN_BLOCK, MAX_BLOCK, REVIEW_BLOCK = 15, 60, 15
+
+
+@dataclass(frozen=True)
+class PlanItem:
+    topic_id: str
+    activity: str
+    minutes: int
+
+
+@dataclass
+class Plan:
+    items: list[PlanItem]
+    rationale: str
+    goal_topics: list[str] = field(default_factory=list)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"items": [asdict(i) for i in self.items], "rationale": self.rationale, "goal_topics": self.goal_topics}
+
+
+def _block(topic_minutes: int, p: float) -> int:
+    """Minutes for one sitting on a topic: half of what is left to learn, in 5-minute steps."""
+    raw = topic_minutes * (1.0 - p) / 2
+    return int(max(MIN_BLOCK, min(MAX_BLOCK, round(raw / 5) * 5)))
+
+
+def _candidates(catalog: Catalog, mastery: Mapping[str, float], goal_topics: Iterable[str]) -> list[str]:
+    goals = [g for g in goal_topics if g in catalog.topics]
+    order = catalog.topological_order()
+    if goals:
+        wanted: set[str] = set()
+        for g in goals:
+            wanted |= catalog.ancestors(g) | {g}
+        seq = [t for t in order if t in wanted]
+    else:
+        seq = order
+    return [t for t in seq if mastery.get(t, 0.0) < MASTERED]
+
+
+def plan_lesson(
+    catalog: Catalog,
+    mastery: Mapping[str, float],
+    hours: float,
+    goal_topics: Iterable[str] = (),
+    due_reviews: Iterable[str] = (),
+) -> Plan:
+    """Due reviews first (at most a quarter of the time), then unmastered topics in prerequisite
+    order (restricted to the goal and its prerequisites when a goal is given) until time runs out."""
+    if not 0 < hours <= 40:
+        raise ValueError(f"hours must be in (0, 40], got {hours}")
+    goal_topics = [g for g in goal_topics if g in catalog.topics]
+    budget = int(hours * 60)
+    items: list[PlanItem] = []
+    used = 0
+    for t in due_reviews:
+        if t in catalog.topics and used + REVIEW_BLOCK <= budget // 4:
+            items.append(PlanItem(t, "review", REVIEW_BLOCK))
+            used += REVIEW_BLOCK
+    planned: set[str] = set()
+    for t in _candidates(catalog, mastery, goal_topics):
+        prereqs_ok = all(mastery.get(p, 0.0) >= MASTERED or p in planned for p in catalog.topics[t].prerequisites)
+        if not prereqs_ok:
+            continue
+        left = budget - used
+        if left < MIN_BLOCK:
+            break
+        p = mastery.get(t, 0.0)
+        minutes = min(_block(catalog.topics[t].minutes, p), left)
+        items.append(PlanItem(t, "study" if p < 0.3 else "practice", minutes))
+        planned.add(t)
+        used += minutes
+    if goal_topics:
+        names = ", ".join(catalog.topics[g].title for g in goal_topics)
+        why = f"Working towards {names}: unmet prerequisites first, in order."
+    else:
+        why = "Next unmastered topics in prerequisite order, starting where your mastery is lowest along the path."
+    if any(i.activity == "review" for i in items):
+        why += " Due reviews come first so earlier topics stay fresh."
+    if not items:
+        why = "Everything on this path is mastered; pick a goal or a specialisation topic."
+    return Plan(items=items, rationale=why, goal_topics=list(goal_topics))
+
+
+def validate_plan(
+    catalog: Catalog, items: Iterable[Mapping[str, Any]], mastery: Mapping[str, float], hours: float
+) -> list[str]:
+    """Problems with a plan (empty list = valid): unknown ids, duplicates, bad activities or
+    minutes, a topic before its prerequisites, more time than the learner has."""
+    problems: list[str] = []
+    seen: set[str] = set()
+    total = 0
+    for n, item in enumerate(items, 1):
+        tid, act, minutes = item.get("topic_id"), item.get("activity"), item.get("minutes")
+        if tid not in catalog.topics:
+            problems.append(f"item {n}: unknown topic id {tid!r}")
+            continue
+        if act not in ACTIVITIES:
+            problems.append(f"item {n}: activity {act!r} is not one of {ACTIVITIES}")
+        if not isinstance(minutes, int) or minutes <= 0:
+            problems.append(f"item {n}: minutes must be a positive integer, got {minutes!r}")
+        else:
+            total += minutes
+        if act != "review":
+            if tid in seen:
+                problems.append(f"item {n}: {tid} appears twice")
+            missing = [
+                p for p in catalog.topics[tid].prerequisites if mastery.get(p, 0.0) < MASTERED and p not in seen
+            ]
+            if missing:
+                problems.append(f"item {n}: {tid} comes before its prerequisites {missing}")
+        seen.add(tid)
+    if total > hours * 60:
+        problems.append(f"plan takes {total} minutes but the learner has {hours * 60:.0f}")
+    return problems

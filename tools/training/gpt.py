@@ -1,0 +1,416 @@
+"""GPT-2-architecture models and the fast training loop shared by the recipe and training jobs.
+
+The model is a transformers ``GPT2LMHeadModel`` (so the result is a normal model directory any HF
+tool can load), but the loop is plain PyTorch in the style of nanoGPT: random windows of the token
+stream, AdamW with decoupled weight decay on matrices only, linear warmup + cosine decay, gradient
+clipping. No HF ``Trainer``: on 2 CPU cores its per-step overhead would cost more than the model.
+
+Reproducibility: batches come from a dedicated ``torch.Generator``; checkpoints hold the model,
+optimizer, both RNG states and the step, so a run killed and resumed gives the same weights as an
+uninterrupted one (bit-for-bit on the same machine and thread count).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import logging
+import math
+import os
+import shutil
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+logger = logging.getLogger(__name__)
+
+CHECKPOINT_DIR = "checkpoint"
+ProgressFn = Callable[[dict[str, Any]], None]
+StopFn = Callable[[], bool]
+
+
+@dataclass
+class GPTTrainConfig:
+    """Model shape and optimisation settings (defaults: a small model that trains fast on CPU)."""
+
+    n_layer: int = 4
+    n_head: int = 4
+    n_embd: int = 128
+    block_size: int = 128
+    vocab_size: int | None = None  # None: taken from the tokenizer or the init model
+    dropout: float = 0.0
+    batch_size: int = 16
+    max_steps: int = 1000
+    lr: float = 1e-3
+    min_lr: float | None = None  # None: lr / 10 (nanoGPT)
+    warmup_steps: int = 100
+    weight_decay: float = 0.1
+    beta1: float = 0.9
+    beta2: float = 0.99
+    grad_clip: float = 1.0
+    eval_interval: int = 250
+    eval_iters: int = 20
+    checkpoint_interval: int = 250
+    log_interval: int = 10
+    seed: int = 0
+    num_threads: int | None = None  # None: all cores
+    lora_r: int = 0  # > 0: train LoRA adapters on attention (peft), merged into the saved model
+
+    def validate(self) -> None:
+        checks = [
+            (self.n_layer >= 1, f"n_layer must be >= 1, got {self.n_layer}"),
+            (self.n_head >= 1, f"n_head must be >= 1, got {self.n_head}"),
+            (self.n_embd % max(self.n_head, 1) == 0, f"n_embd ({self.n_embd}) must be divisible by n_head ({self.n_head})"),
+            (self.block_size >= 2, f"block_size must be >= 2, got {self.block_size}"),
+            (self.batch_size >= 1, f"batch_size must be >= 1, got {self.batch_size}"),
+            (self.max_steps >= 1, f"max_steps must be >= 1, got {self.max_steps}"),
+            (self.lr > 0, f"lr must be > 0, got {self.lr}"),
+            (0.0 <= self.dropout < 1.0, f"dropout must be in [0, 1), got {self.dropout}"),
+            (self.eval_interval >= 1 and self.eval_iters >= 1, "eval_interval and eval_iters must be >= 1"),
+            (self.checkpoint_interval >= 1, f"checkpoint_interval must be >= 1, got {self.checkpoint_interval}"),
+            (self.lora_r >= 0, f"lora_r must be >= 0, got {self.lora_r}"),
+        ]
+        for ok, msg in checks:
+            if not ok:
+                raise ValueError(msg)
+
+    def to_dict(self) -> dict[str, Any]:
+        return dataclasses.asdict(self)
+
+
+def make_model_config(cfg: GPTTrainConfig, vocab_size: int, eos_id: int | None = None) -> Any:
+    from transformers import GPT2Config
+
+    return GPT2Config(
+        vocab_size=vocab_size,
+        n_positions=cfg.block_size,
+        n_embd=cfg.n_embd,
+        n_layer=cfg.n_layer,
+        n_head=cfg.n_head,
+        resid_pdrop=cfg.dropout,
+        embd_pdrop=cfg.dropout,
+        attn_pdrop=cfg.dropout,
+        # one fused kernel instead of gelu_new's five elementwise ops
+        activation_function="gelu_pytorch_tanh",
+        bos_token_id=eos_id,
+        eos_token_id=eos_id,
+        pad_token_id=eos_id,
+        tie_word_embeddings=True,
+    )
+
+
+def build_model(cfg: GPTTrainConfig, vocab_size: int, eos_id: int | None = None) -> Any:
+    """A freshly initialised ``GPT2LMHeadModel`` (HF init: N(0, 0.02), scaled residual proj)."""
+    import torch
+    from transformers import GPT2LMHeadModel
+
+    torch.manual_seed(cfg.seed)
+    return GPT2LMHeadModel(make_model_config(cfg, vocab_size, eos_id))
+
+
+def count_params(model: Any) -> int:
+    return sum(p.numel() for p in model.parameters())
+
+
+def lr_at(step: int, cfg: GPTTrainConfig) -> float:
+    """Linear warmup, then cosine decay to ``min_lr`` at ``max_steps`` (nanoGPT's schedule)."""
+    min_lr = cfg.lr / 10 if cfg.min_lr is None else cfg.min_lr
+    if step < cfg.warmup_steps:
+        return cfg.lr * (step + 1) / (cfg.warmup_steps + 1)
+    if step >= cfg.max_steps:
+        return min_lr
+    ratio = (step - cfg.warmup_steps) / max(1, cfg.max_steps - cfg.warmup_steps)
+    return min_lr + 0.5 * (1.0 + math.cos(math.pi * ratio)) * (cfg.lr - min_lr)
+
+
+class _Batches:
+    """Random windows of a token stream; optional loss mask and allowed start positions."""
+
+    def __init__(self, ids: np.ndarray, block: int, mask: np.ndarray | None, starts: np.ndarray | None):
+        import torch
+
+        if mask is not None and len(mask) != len(ids):
+            raise ValueError(f"loss mask has {len(mask)} entries but the ids have {len(ids)}")
+        self.block = min(block, len(ids) - 1)
+        if self.block < 1:
+            raise ValueError(f"need at least 2 tokens of data, got {len(ids)}")
+        pad = self.block + 1  # windows near the end wrap into padding that is never a target
+        self.data = torch.from_numpy(np.concatenate([ids.astype(np.int64), np.zeros(pad, np.int64)]))
+        keep = np.ones(len(ids), bool) if mask is None else mask.astype(bool)
+        self.keep = torch.from_numpy(np.concatenate([keep, np.zeros(pad, bool)]))
+        if starts is None:
+            self.starts = None
+            self.n = len(ids) - self.block
+        else:
+            self.starts = torch.from_numpy(np.asarray(starts, np.int64))
+            self.n = len(self.starts)
+        self.offsets = torch.arange(self.block + 1)
+
+    def get(self, batch_size: int, gen: Any) -> tuple[Any, Any]:
+        import torch
+
+        pick = torch.randint(self.n, (batch_size,), generator=gen)
+        first = pick if self.starts is None else self.starts[pick]
+        idx = first[:, None] + self.offsets[None, :]
+        chunk = self.data[idx]
+        x = chunk[:, :-1]
+        y = chunk[:, 1:].clone()
+        y[~self.keep[idx[:, 1:]]] = -100
+        return x, y
+
+
+def _loss(model: Any, x: Any, y: Any) -> Any:
+    import torch.nn.functional as F
+
+    logits = model(input_ids=x, use_cache=False).logits
+    return F.cross_entropy(logits.reshape(-1, logits.size(-1)), y.reshape(-1), ignore_index=-100)
+
+
+def _estimate(model: Any, batches: _Batches, cfg: GPTTrainConfig) -> float:
+    """Mean loss over a FIXED set of windows, so successive evaluations are comparable."""
+    import torch
+
+    gen = torch.Generator().manual_seed(cfg.seed + 1)
+    was_training = model.training
+    model.eval()
+    total = 0.0
+    with torch.no_grad():
+        for _ in range(cfg.eval_iters):
+            x, y = batches.get(cfg.batch_size, gen)
+            total += float(_loss(model, x, y))
+    model.train(was_training)
+    return total / cfg.eval_iters
+
+
+def _optimizer(model: Any, cfg: GPTTrainConfig) -> Any:
+    import torch
+
+    params = [p for p in model.parameters() if p.requires_grad]
+    groups = [
+        {"params": [p for p in params if p.dim() >= 2], "weight_decay": cfg.weight_decay},
+        {"params": [p for p in params if p.dim() < 2], "weight_decay": 0.0},
+    ]
+    return torch.optim.AdamW(groups, lr=cfg.lr, betas=(cfg.beta1, cfg.beta2), foreach=True)
+
+
+def _load_init_model(init_model_dir: str | Path, cfg: GPTTrainConfig) -> Any:
+    import torch
+    from transformers import AutoModelForCausalLM
+
+    torch.manual_seed(cfg.seed)
+    model = AutoModelForCausalLM.from_pretrained(str(init_model_dir), dtype=torch.float32)
+    for name in ("resid_pdrop", "embd_pdrop", "attn_pdrop"):
+        if hasattr(model.config, name):
+            setattr(model.config, name, cfg.dropout)
+    for m in model.modules():  # the config is read at construction; apply the dropout to the modules
+        if isinstance(m, torch.nn.Dropout):
+            m.p = cfg.dropout
+    return model
+
+
+def _apply_lora(model: Any, cfg: GPTTrainConfig) -> Any:
+    from peft import LoraConfig, get_peft_model
+
+    targets = ["c_attn"] if model.config.model_type == "gpt2" else ["q_proj", "v_proj"]
+    return get_peft_model(model, LoraConfig(r=cfg.lora_r, lora_alpha=2 * cfg.lora_r, target_modules=targets))
+
+
+def _save_checkpoint(ckpt: Path, model: Any, opt: Any, gen: Any, state: dict[str, Any]) -> None:
+    import torch
+    from safetensors.torch import save_model
+
+    tmp = ckpt.with_name(ckpt.name + ".tmp")
+    shutil.rmtree(tmp, ignore_errors=True)
+    tmp.mkdir(parents=True)
+    save_model(model, str(tmp / "model.safetensors"))
+    rng = {"torch": torch.get_rng_state(), "batches": gen.get_state()}
+    torch.save({"optimizer": opt.state_dict(), "rng": rng}, tmp / "trainer.pt")
+    (tmp / "state.json").write_text(json.dumps(state, indent=1))
+    # swap in atomically-enough: a crash mid-save leaves the previous checkpoint intact
+    old = ckpt.with_name(ckpt.name + ".old")
+    shutil.rmtree(old, ignore_errors=True)
+    if ckpt.exists():
+        ckpt.rename(old)
+    tmp.rename(ckpt)
+    shutil.rmtree(old, ignore_errors=True)
+
+
+def _load_checkpoint(ckpt: Path, model: Any, opt: Any, gen: Any, cfg: GPTTrainConfig) -> dict[str, Any]:
+    import torch
+    from safetensors.torch import load_model
+
+    state: dict[str, Any] = json.loads((ckpt / "state.json").read_text())
+    if state["config"] != cfg.to_dict():
+        diff = {k: (v, cfg.to_dict().get(k)) for k, v in state["config"].items() if cfg.to_dict().get(k) != v}
+        raise ValueError(f"cannot resume from {ckpt}: its settings differ (saved, now): {diff}")
+    load_model(model, str(ckpt / "model.safetensors"))
+    blob = torch.load(ckpt / "trainer.pt", weights_only=True)
+    opt.load_state_dict(blob["optimizer"])
+    torch.set_rng_state(blob["rng"]["torch"])
+    gen.set_state(blob["rng"]["batches"])
+    return state
+
+
+def save_model_dir(model: Any, out_dir: str | Path, tokenizer: Any = None) -> None:
+    """A normal HF model directory: config.json, model.safetensors, tokenizer files."""
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    if hasattr(model, "merge_and_unload"):  # LoRA: merge adapters so the dir is a plain model
+        model = model.merge_and_unload()
+    model.save_pretrained(str(out))
+    if tokenizer is not None:
+        tokenizer.save_pretrained(str(out))
+
+
+def train_gpt(
+    cfg: GPTTrainConfig,
+    train_ids: np.ndarray,
+    val_ids: np.ndarray,
+    out_dir: str | Path,
+    *,
+    init_model_dir: str | Path | None = None,
+    tokenizer: Any = None,
+    on_progress: ProgressFn | None = None,
+    should_stop: StopFn | None = None,
+    resume: bool = False,
+    train_mask: np.ndarray | None = None,
+    val_mask: np.ndarray | None = None,
+    train_starts: np.ndarray | None = None,
+    val_starts: np.ndarray | None = None,
+) -> dict[str, Any]:
+    """Train (from scratch, or on top of ``init_model_dir``) and save a model dir in ``out_dir``.
+
+    ``train_mask``/``val_mask`` (0/1 per token) restrict the loss to some tokens (e.g. only the
+    assistant's reply in fine-tuning data); ``*_starts`` restrict windows to start at those
+    positions (e.g. the start of each example). Returns metrics; ``stopped`` is True when
+    ``should_stop`` ended the run early (a checkpoint is left for ``resume=True``).
+    """
+    import torch
+
+    cfg.validate()
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    ckpt = out / CHECKPOINT_DIR
+    threads_before = torch.get_num_threads()
+    torch.set_num_threads(cfg.num_threads or os.cpu_count() or 1)
+    try:
+        if init_model_dir is not None:
+            model = _load_init_model(init_model_dir, cfg)
+            if tokenizer is None and (Path(init_model_dir) / "tokenizer_config.json").exists():
+                from transformers import AutoTokenizer
+
+                tokenizer = AutoTokenizer.from_pretrained(str(init_model_dir))
+            vocab = model.config.vocab_size
+            if tokenizer is not None and len(tokenizer) > vocab:
+                model.resize_token_embeddings(len(tokenizer))
+            max_pos = getattr(model.config, "n_positions", None) or getattr(model.config, "max_position_embeddings", 0)
+            if max_pos and cfg.block_size > max_pos:
+                raise ValueError(f"block_size {cfg.block_size} exceeds the base model's {max_pos} positions")
+        else:
+            vocab = cfg.vocab_size or (len(tokenizer) if tokenizer is not None else None)
+            if vocab is None:
+                raise ValueError("set cfg.vocab_size or pass a tokenizer for a model trained from scratch")
+            eos = getattr(tokenizer, "eos_token_id", None) if tokenizer is not None else None
+            model = build_model(cfg, vocab, eos)
+        if int(max(train_ids.max(initial=0), val_ids.max(initial=0))) >= model.config.vocab_size:
+            raise ValueError(f"token ids go beyond the model's vocabulary of {model.config.vocab_size}")
+        if cfg.lora_r:
+            model = _apply_lora(model, cfg)
+        model.train()
+        return _run(cfg, model, tokenizer, out, ckpt, train_ids, val_ids, train_mask, val_mask,
+                    train_starts, val_starts, on_progress, should_stop, resume)
+    finally:
+        torch.set_num_threads(threads_before)
+
+
+def _run(
+    cfg: GPTTrainConfig, model: Any, tokenizer: Any, out: Path, ckpt: Path,
+    train_ids: np.ndarray, val_ids: np.ndarray, train_mask: np.ndarray | None, val_mask: np.ndarray | None,
+    train_starts: np.ndarray | None, val_starts: np.ndarray | None,
+    on_progress: ProgressFn | None, should_stop: StopFn | None, resume: bool,
+) -> dict[str, Any]:
+    import torch
+
+    train = _Batches(train_ids, cfg.block_size, train_mask, train_starts)
+    val = _Batches(val_ids, cfg.block_size, val_mask, val_starts)
+    opt = _optimizer(model, cfg)
+    gen = torch.Generator().manual_seed(cfg.seed)
+    torch.manual_seed(cfg.seed)
+    state: dict[str, Any] = {"step": 0, "history": [], "best_val_loss": None, "train_s": 0.0, "tokens": 0}
+    if resume and (ckpt / "state.json").exists():
+        state = _load_checkpoint(ckpt, model, opt, gen, cfg)
+        logger.info("resumed from %s at step %d", ckpt, state["step"])
+    params = count_params(model)
+    tokens_per_step = cfg.batch_size * train.block
+    step = state["step"]
+    last_loss = float("nan")
+    window_t, window_steps, tok_s = time.perf_counter(), 0, 0.0
+    stopped = False
+
+    def snapshot() -> None:
+        state.update(step=step, config=cfg.to_dict())
+        _save_checkpoint(ckpt, model, opt, gen, state)
+
+    while step < cfg.max_steps:
+        if should_stop is not None and should_stop():
+            stopped = True
+            break
+        lr = lr_at(step, cfg)
+        for group in opt.param_groups:
+            group["lr"] = lr
+        x, y = train.get(cfg.batch_size, gen)
+        loss = _loss(model, x, y)
+        opt.zero_grad(set_to_none=True)
+        loss.backward()
+        if cfg.grad_clip > 0:
+            torch.nn.utils.clip_grad_norm_(model.parameters(), cfg.grad_clip)
+        opt.step()
+        step += 1
+        window_steps += 1
+        record: dict[str, Any] | None = None
+        if step % cfg.log_interval == 0 or step == cfg.max_steps or step % cfg.eval_interval == 0:
+            last_loss = float(loss)  # .item() syncs nothing on CPU but costs; only when logging
+            now = time.perf_counter()
+            tok_s = window_steps * tokens_per_step / max(now - window_t, 1e-9)
+            state["train_s"] += now - window_t
+            state["tokens"] += window_steps * tokens_per_step
+            record = {"step": step, "loss": round(last_loss, 4), "lr": lr, "tokens_per_s": round(tok_s, 1)}
+        if step % cfg.eval_interval == 0 or step == cfg.max_steps:
+            assert record is not None
+            val_loss = _estimate(model, val, cfg)
+            record["val_loss"] = round(val_loss, 4)
+            best = state["best_val_loss"]
+            state["best_val_loss"] = val_loss if best is None else min(best, val_loss)
+            logger.info("step %d loss %.4f val %.4f lr %.2e %.0f tok/s", step, last_loss, val_loss, lr, tok_s)
+        if record is not None:
+            state["history"].append(record)
+            if on_progress is not None:
+                on_progress({"val_loss": None, **record, "progress": step / cfg.max_steps})
+            window_t, window_steps = time.perf_counter(), 0
+        if step % cfg.checkpoint_interval == 0 and step < cfg.max_steps:
+            snapshot()
+            window_t = time.perf_counter()  # checkpoint I/O is not training throughput
+    if stopped:
+        snapshot()
+    else:
+        save_model_dir(model, out, tokenizer)
+        shutil.rmtree(ckpt, ignore_errors=True)
+    evals = [h for h in state["history"] if "val_loss" in h]
+    return {
+        "steps": step,
+        "max_steps": cfg.max_steps,
+        "stopped": stopped,
+        "loss": evals[-1]["loss"] if evals else (round(last_loss, 4) if not math.isnan(last_loss) else None),
+        "val_loss": evals[-1]["val_loss"] if evals else None,
+        "best_val_loss": state["best_val_loss"],
+        "tokens_per_s": round(state["tokens"] / state["train_s"], 1) if state["train_s"] else None,
+        "train_s": round(state["train_s"], 2),
+        "params": params,
+        "history": state["history"],
+        "config": cfg.to_dict(),
+        "out_dir": str(out),
+    }

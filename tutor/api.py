@@ -1,0 +1,385 @@
+"""HTTP API: ``/api/...`` (CONTRACT) and the OpenAI-compatible ``/v1/...``; only translation
+between HTTP and ``tutor.service.Tutor``. Errors map to ``{"error": {"code", "message"}}`` here,
+in one place; auth (API keys bound to learners) is one dependency."""
+
+from __future__ import annotations
+
+import json
+import time
+import uuid
+from collections.abc import AsyncIterator, Iterator
+from dataclasses import dataclass
+from typing import Annotated, Any, Literal
+
+from fastapi import APIRouter, Depends, FastAPI, Query, Request
+from fastapi.concurrency import run_in_threadpool
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from pydantic import BaseModel, Field
+from sse_starlette import EventSourceResponse
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from tutor.errors import BadInput, Forbidden, NotFound, TutorError, Unauthorized
+from tutor.service import Tutor
+
+LearnerId = Annotated[str, Field(min_length=1, max_length=128, pattern=r"^[A-Za-z0-9_.@-]+$")]
+
+
+# --- request bodies ---
+class ChatIn(BaseModel):
+    learner_id: LearnerId
+    thread_id: str | None = Field(default=None, max_length=128)
+    message: str = Field(min_length=1)
+
+
+class RunIn(BaseModel):
+    code: str
+    session_id: str | None = Field(default=None, max_length=128, pattern=r"^[A-Za-z0-9_.-]+$")
+    timeout_s: float | None = Field(default=None, gt=0)
+
+
+class GradeIn(BaseModel):
+    exercise_id: str = Field(min_length=1, max_length=128)
+    code: str
+    learner_id: LearnerId | None = None
+
+
+class PlanIn(BaseModel):
+    hours: float = Field(default=3.0, gt=0, le=40)
+    goal: str | None = Field(default=None, max_length=500)
+
+
+class JobIn(BaseModel):
+    kind: str = Field(min_length=1, max_length=32)
+    params: dict[str, Any] = Field(default_factory=dict)
+    learner_id: LearnerId | None = None
+
+
+class ActiveModelIn(BaseModel):
+    model_id: str = Field(min_length=1, max_length=128)
+
+
+class OpenAIMessage(BaseModel):
+    role: Literal["system", "user", "assistant", "tool", "developer"]
+    content: str | list[dict[str, Any]] | None = None
+
+
+class OpenAIChatIn(BaseModel):
+    model: str = "tutor"
+    messages: list[OpenAIMessage] = Field(min_length=1)
+    stream: bool = False
+    user: LearnerId | None = None
+    max_tokens: int | None = Field(default=None, gt=0)
+    temperature: float | None = None
+
+
+# --- auth ---
+@dataclass(frozen=True)
+class Principal:
+    learner_id: str | None  # None = admin (or no keys configured: loopback only)
+
+    def act_as(self, learner_id: str | None) -> str | None:
+        """The learner this call acts for; a learner key may only act as itself."""
+        if self.learner_id is None:
+            return learner_id
+        if learner_id is not None and learner_id != self.learner_id:
+            raise Forbidden(f"this API key belongs to learner {self.learner_id!r}, not {learner_id!r}")
+        return self.learner_id
+
+
+def tutor_of(request: Request) -> Tutor:
+    return request.app.state.tutor  # type: ignore[no-any-return]
+
+
+def principal(request: Request) -> Principal:
+    keys = tutor_of(request).settings.api_key_map
+    if not keys:
+        return Principal(None)
+    header = request.headers.get("authorization", "")
+    scheme, _, token = header.partition(" ")
+    if scheme.lower() != "bearer" or not token:
+        raise Unauthorized("send `Authorization: Bearer <API key>`; keys are set by TUTOR_API_KEYS")
+    who = keys.get(token.strip())
+    if who is None:
+        raise Unauthorized("unknown API key")
+    return Principal(None if who == "admin" else who)
+
+
+TutorDep = Annotated[Tutor, Depends(tutor_of)]
+Auth = Annotated[Principal, Depends(principal)]
+api = APIRouter(prefix="/api", tags=["tutor"])
+v1 = APIRouter(prefix="/v1", tags=["openai-compatible"])
+
+
+def _owned_job(tutor: Tutor, who: Principal, job_id: str) -> dict[str, Any]:
+    job = tutor.job(job_id)
+    if who.learner_id is not None and job.get("learner_id") not in (None, who.learner_id):
+        raise Forbidden(f"job {job_id!r} belongs to another learner")
+    return job
+
+
+def _sse(events: Iterator[dict[str, Any]]) -> EventSourceResponse:
+    async def gen() -> AsyncIterator[dict[str, str]]:
+        it = iter(events)
+        try:
+            while True:
+                ev = await run_in_threadpool(next, it, None)
+                if ev is None:
+                    break
+                yield {"event": ev["event"], "data": json.dumps(ev.get("data"))}
+        finally:  # client went away or stream ended: stop generation
+            close = getattr(it, "close", None)
+            if close:
+                await run_in_threadpool(close)
+
+    return EventSourceResponse(gen())
+
+
+# --- /api ---
+@api.post("/chat")
+def chat(body: ChatIn, tutor: TutorDep, who: Auth) -> dict[str, Any]:
+    learner = who.act_as(body.learner_id) or body.learner_id
+    return tutor.chat(learner, body.message, thread_id=body.thread_id)
+
+
+@api.post("/chat/stream")
+def chat_stream(body: ChatIn, tutor: TutorDep, who: Auth) -> EventSourceResponse:
+    learner = who.act_as(body.learner_id) or body.learner_id
+    events = tutor.chat_stream(learner, body.message, thread_id=body.thread_id)
+    first = next(events)  # bad input fails here, as a JSON error, before the stream starts
+
+    def all_events() -> Iterator[dict[str, Any]]:
+        yield first
+        yield from events
+
+    return _sse(all_events())
+
+
+@api.get("/threads/{thread_id}")
+def thread(thread_id: str, tutor: TutorDep, who: Auth) -> dict[str, Any]:
+    owner = tutor.store.thread_owner(thread_id)
+    if owner is None:
+        raise NotFound(f"thread {thread_id!r} not found")
+    who.act_as(owner)
+    return tutor.thread(thread_id)
+
+
+@api.get("/learners/{learner_id}/threads")
+def threads(learner_id: str, tutor: TutorDep, who: Auth) -> list[dict[str, Any]]:
+    who.act_as(learner_id)
+    return tutor.threads(learner_id)
+
+
+@api.get("/search")
+def search(
+    tutor: TutorDep,
+    _who: Auth,
+    q: Annotated[str, Query(max_length=2000)] = "",
+    k: Annotated[int, Query(ge=1, le=50)] = 5,
+    topic_id: str | None = None,
+    module: str | None = None,
+) -> list[dict[str, Any]]:
+    if not q.strip():
+        raise BadInput("query `q` is empty; e.g. /api/search?q=what+is+broadcasting")
+    return tutor.search(q, k=k, topic_id=topic_id, module=module)
+
+
+@api.get("/curriculum")
+def curriculum(tutor: TutorDep, _who: Auth) -> dict[str, Any]:
+    return tutor.curriculum()
+
+
+@api.get("/exercises")
+def exercises(tutor: TutorDep, _who: Auth) -> list[dict[str, Any]]:
+    return tutor.list_exercises()
+
+
+@api.get("/exercises/{exercise_id}")
+def exercise(exercise_id: str, tutor: TutorDep, _who: Auth) -> dict[str, Any]:
+    return tutor.exercise(exercise_id)
+
+
+@api.post("/run")
+def run(body: RunIn, tutor: TutorDep, who: Auth) -> dict[str, Any]:
+    session = body.session_id
+    if session and who.learner_id:  # a learner's sessions are namespaced: no shared kernels
+        session = f"{who.learner_id}.{session}"
+    return tutor.run(body.code, session_id=session, timeout_s=body.timeout_s)
+
+
+@api.post("/grade")
+def grade(body: GradeIn, tutor: TutorDep, who: Auth) -> dict[str, Any]:
+    return tutor.grade(body.exercise_id, body.code, learner_id=who.act_as(body.learner_id))
+
+
+@api.get("/learners/{learner_id}/progress")
+def progress(learner_id: str, tutor: TutorDep, who: Auth) -> dict[str, Any]:
+    who.act_as(learner_id)
+    return tutor.progress(learner_id)
+
+
+@api.post("/learners/{learner_id}/plan")
+def make_plan(learner_id: str, body: PlanIn, tutor: TutorDep, who: Auth) -> dict[str, Any]:
+    who.act_as(learner_id)
+    return tutor.plan(learner_id, hours=body.hours, goal=body.goal)
+
+
+@api.get("/learners/{learner_id}/plan")
+def saved_plan(learner_id: str, tutor: TutorDep, who: Auth) -> dict[str, Any]:
+    who.act_as(learner_id)
+    return tutor.saved_plan(learner_id)
+
+
+@api.post("/jobs")
+def submit_job(body: JobIn, tutor: TutorDep, who: Auth) -> dict[str, Any]:
+    return tutor.submit_job(body.kind, body.params, learner_id=who.act_as(body.learner_id))
+
+
+@api.get("/jobs")
+def list_jobs(tutor: TutorDep, who: Auth) -> list[dict[str, Any]]:
+    return tutor.list_jobs(who.learner_id)
+
+
+@api.get("/jobs/{job_id}")
+def get_job(job_id: str, tutor: TutorDep, who: Auth) -> dict[str, Any]:
+    return _owned_job(tutor, who, job_id)
+
+
+@api.post("/jobs/{job_id}/cancel")
+def cancel_job(job_id: str, tutor: TutorDep, who: Auth) -> dict[str, Any]:
+    _owned_job(tutor, who, job_id)
+    return tutor.cancel_job(job_id)
+
+
+@api.post("/jobs/{job_id}/resume")
+def resume_job(job_id: str, tutor: TutorDep, who: Auth) -> dict[str, Any]:
+    _owned_job(tutor, who, job_id)
+    return tutor.resume_job(job_id)
+
+
+@api.get("/models")
+def models(tutor: TutorDep, _who: Auth) -> list[dict[str, Any]]:
+    return tutor.models()
+
+
+@api.post("/models/active")
+def use_model(body: ActiveModelIn, tutor: TutorDep, who: Auth) -> dict[str, Any]:
+    if who.learner_id is not None:
+        raise Forbidden("switching the tutor's model needs an admin key")
+    return tutor.use_model(body.model_id)
+
+
+# --- /v1 (OpenAI-compatible) ---
+def _last_user_text(body: OpenAIChatIn) -> str:
+    for m in reversed(body.messages):
+        if m.role == "user":
+            if isinstance(m.content, str):
+                return m.content
+            if isinstance(m.content, list):
+                return " ".join(str(p.get("text", "")) for p in m.content if p.get("type") == "text")
+    raise BadInput("messages contain no user message")
+
+
+@v1.get("/models")
+def v1_models(tutor: TutorDep, _who: Auth) -> dict[str, Any]:
+    now = int(time.time())
+    data = [{"id": "tutor", "object": "model", "created": now, "owned_by": "tutor"}]
+    return {"object": "list", "data": data}
+
+
+@v1.post("/chat/completions", response_model=None)
+def v1_chat(body: OpenAIChatIn, request: Request, tutor: TutorDep, who: Auth) -> Any:
+    learner = who.learner_id or body.user or "openai-user"
+    text = _last_user_text(body)
+    thread_id = request.headers.get("x-tutor-thread")
+    cid, created = f"chatcmpl-{uuid.uuid4().hex[:24]}", int(time.time())
+    if not body.stream:
+        out = tutor.chat(learner, text, thread_id=thread_id)
+        return {
+            "id": cid,
+            "object": "chat.completion",
+            "created": created,
+            "model": body.model,
+            "choices": [
+                {"index": 0, "message": {"role": "assistant", "content": out["reply"]}, "finish_reason": "stop"}
+            ],
+            "usage": {"prompt_tokens": 0, "completion_tokens": 0, "total_tokens": 0},
+            "tutor": {"thread_id": out["thread_id"], "citations": out["citations"]},
+        }
+    events = tutor.chat_stream(learner, text, thread_id=thread_id)
+
+    def chunk(delta: dict[str, Any], finish: str | None = None) -> str:
+        return json.dumps(
+            {
+                "id": cid,
+                "object": "chat.completion.chunk",
+                "created": created,
+                "model": body.model,
+                "choices": [{"index": 0, "delta": delta, "finish_reason": finish}],
+            }
+        )
+
+    def gen() -> Iterator[dict[str, Any]]:
+        yield {"event": "message", "data": None, "raw": chunk({"role": "assistant", "content": ""})}
+        for ev in events:
+            if ev["event"] == "token":
+                yield {"event": "message", "raw": chunk({"content": ev["data"]})}
+        yield {"event": "message", "raw": chunk({}, "stop")}
+        yield {"event": "message", "raw": "[DONE]"}
+
+    async def sse() -> AsyncIterator[dict[str, str]]:
+        it = gen()
+        try:
+            while True:
+                ev = await run_in_threadpool(next, it, None)
+                if ev is None:
+                    break
+                yield {"data": ev["raw"]}
+        finally:
+            await run_in_threadpool(it.close)
+
+    return EventSourceResponse(sse())
+
+
+# --- error shape, in one place ---
+def _error(status: int, code: str, message: str) -> JSONResponse:
+    return JSONResponse({"error": {"code": code, "message": message}}, status_code=status)
+
+
+def install(app: FastAPI) -> None:
+    """Adds the routers, /healthz, the body-size cap and the error handlers to ``app``."""
+
+    @app.exception_handler(TutorError)
+    async def _tutor_error(_req: Request, e: TutorError) -> JSONResponse:
+        return _error(e.status, e.code, e.message)
+
+    @app.exception_handler(RequestValidationError)
+    async def _validation(_req: Request, e: RequestValidationError) -> JSONResponse:
+        errs = e.errors()
+        if any(err.get("type") == "json_invalid" for err in errs):
+            return _error(400, "bad_json", "request body is not valid JSON")
+        where = "; ".join(f"{'.'.join(str(p) for p in err['loc'])}: {err['msg']}" for err in errs[:5])
+        return _error(422, "invalid_request", where or "request does not match the schema (see /docs)")
+
+    @app.exception_handler(StarletteHTTPException)
+    async def _http(_req: Request, e: StarletteHTTPException) -> JSONResponse:
+        return _error(e.status_code, "http_error", str(e.detail))
+
+    @app.middleware("http")
+    async def _cap_body(request: Request, call_next: Any) -> Any:
+        limit = request.app.state.tutor.settings.max_body_bytes
+        length = request.headers.get("content-length")
+        if length is not None and (not length.isdigit() or int(length) > limit):
+            return _error(413, "too_large", f"request body over {limit} bytes")
+        if request.method in ("POST", "PUT", "PATCH") and length is None:
+            body = await request.body()  # chunked upload: read it once, capped
+            if len(body) > limit:
+                return _error(413, "too_large", f"request body over {limit} bytes")
+        return await call_next(request)
+
+    @app.get("/healthz", tags=["ops"])
+    def healthz() -> dict[str, str]:
+        return {"status": "ok"}
+
+    app.include_router(api)
+    app.include_router(v1)

@@ -1,0 +1,214 @@
+"""What a learner's message asks for: reliable rules first, then a small text classifier.
+
+Rules catch what must never be misrouted (a code block, "grade this", "run this", an exercise id,
+job words, a self-check rating); everything else goes to a TF-IDF (word + character n-grams)
+logistic-regression model trained on ``tutor/data/intents.tsv`` the first time it is needed
+(about 0.3 s, once per process). ``tutor/data/intents_heldout.tsv`` is never trained on: it gives
+the accuracy figure in the tests and in ``scripts/eval_agent.py``.
+
+Limits: English only; the model has seen a few hundred utterances, so an unusual phrasing may
+land on the wrong intent; a low-confidence question falls back to ``explain``, which is the
+least harmful guess in a tutor.
+"""
+
+from __future__ import annotations
+
+import csv
+import logging
+import re
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from functools import lru_cache
+from pathlib import Path
+from typing import Any, Literal, get_args
+
+log = logging.getLogger(__name__)
+
+Intent = Literal["explain", "plan", "run_code", "grade", "exercise", "train", "progress", "review", "chitchat"]
+INTENTS: tuple[str, ...] = get_args(Intent)
+DATA_DIR = Path(__file__).with_name("data")
+TRAIN_PATH = DATA_DIR / "intents.tsv"
+HELDOUT_PATH = DATA_DIR / "intents_heldout.tsv"
+MIN_CONFIDENCE = 0.3  # below this the model's guess is replaced by a safe default
+
+_FENCE = re.compile(r"```[ \t]*([\w+-]*)[^\n]*\n(.*?)(?:```|\Z)", re.S)
+_GRADE = re.compile(
+    r"\b(grade|grading|mark (this|my|it)|submit\w*|check (this|my|it|if)|verify|is (this|it|my \w+) (right|correct|ok)|"
+    r"does (this|it) pass|test my)\b",
+    re.I,
+)
+_RUN = re.compile(r"\b(run|rerun|execute|exec|evaluate|eval)\b|\bwhat (does|will) (this|it) (print|output|return)", re.I)
+_SOLUTION = re.compile(r"\b(solution|solve|answer|hint|stuck|give up|starter|tests?|statement|exercise)\b", re.I)
+_JOB_WORDS = re.compile(r"\bjobs?\b|\bjob[-_][0-9a-f]{4,}\b", re.I)
+_TRAIN_IMPERATIVE = re.compile(
+    r"^\s*(please\s+|pls\s+|ok\s+|now\s+)?(can you\s+|could you\s+|let'?s\s+|i want to\s+|i'd like to\s+)?"
+    r"(start|launch|kick off|begin|run|re-?train|train|fine-?tune)\b.*\b(train\w*|fine-?tun\w*|model|gpt|job|run)\b",
+    re.I,
+)
+_TRAIN_STATUS = re.compile(
+    r"\b(my|the)\s+(training|fine-?tun\w*|job|run)\b.*\b(status|progress|done|finish\w*|going|ready|metrics|loss|result\w*)\b",
+    re.I,
+)
+_QUESTION_START = re.compile(r"^\s*(how|what|why|when|which|explain|is|are|does|do)\b", re.I)
+_NEXT = re.compile(r"\b(what'?s|whats|what is|what)\s+next\b|\bnext (step|topic|lesson|item|task)\b|^\s*next\s*\??$", re.I)
+RATINGS = {"again": 1, "forgot": 1, "hard": 2, "good": 3, "got it": 3, "remembered": 3, "easy": 4}
+_RATING = re.compile(r"\b(" + "|".join(re.escape(r) for r in RATINGS) + r")\b", re.I)
+
+
+@dataclass(frozen=True)
+class IntentResult:
+    """Where a message goes and why (``source`` is "rule:<name>" or "model")."""
+
+    intent: str
+    confidence: float
+    source: str
+    exercise_id: str | None = None
+    code: str | None = None
+
+
+# --- message parsing shared with the nodes ---
+def extract_code(text: str) -> str | None:
+    """The Python in a message: all fenced blocks joined, or the whole message when it is bare code."""
+    blocks = [body for lang, body in _FENCE.findall(text) if lang.lower() in ("", "python", "py", "python3", "ipython")]
+    if blocks:
+        code = "\n\n".join(b.strip("\n") for b in blocks)
+        return code if code.strip() else None
+    if "```" in text:
+        return None
+    return text.strip() if _looks_like_code(text) else None
+
+
+def _looks_like_code(text: str) -> bool:
+    """A message that compiles as Python and has code-like syntax (``hello`` compiles but is not code)."""
+    s = text.strip()
+    if not s or s.endswith("?") or not re.search(r"[(=\[]|^\s*(import|from|def|class|for|while|if)\b", s, re.M):
+        return False
+    try:
+        compile(s, "<message>", "exec")
+    except (SyntaxError, ValueError):
+        return False
+    return True
+
+
+def find_exercise_id(text: str, exercises: Mapping[str, str] | Iterable[str]) -> str | None:
+    """An exercise named in the message, by exact id or by its full title (``{id: title}`` or ids)."""
+    titles = dict(exercises) if isinstance(exercises, Mapping) else {e: "" for e in exercises}
+    low = text.lower()
+    for ex_id in sorted(titles, key=len, reverse=True):  # longest first: "kmeans-2" before "kmeans"
+        if re.search(r"(?<![\w.-])" + re.escape(ex_id.lower()) + r"(?![\w-])", low):
+            return ex_id
+    for ex_id, title in titles.items():
+        if title and len(title) > 5 and title.lower() in low:
+            return ex_id
+    return None
+
+
+def find_rating(text: str) -> int | None:
+    """A self-check rating 1..4 (again, hard, good, easy) in a short reply, else None."""
+    m = _RATING.search(text)
+    return RATINGS[m.group(1).lower()] if m and len(text.split()) <= 8 else None
+
+
+def is_next_request(text: str) -> bool:
+    return bool(_NEXT.search(text))
+
+
+# --- rules ---
+def rule_intent(
+    text: str, exercises: Mapping[str, str] | Iterable[str] = (), *, review_pending: bool = False
+) -> IntentResult | None:
+    """The intent when a reliable rule applies, else None (then the model decides)."""
+    code = extract_code(text)
+    ex_id = find_exercise_id(text, exercises)
+    # strip code before matching words, so `model.fit` or `eval(...)` inside code does not count
+    prose = _FENCE.sub(" ", text) if "```" in text else ("" if code else text)
+    if code is not None:
+        if ex_id or _GRADE.search(prose):
+            return IntentResult("grade", 1.0, "rule:code+grade", ex_id, code)
+        return IntentResult("run_code", 1.0, "rule:code", ex_id, code)
+    if _GRADE.search(prose) and not _QUESTION_START.search(prose) or re.match(r"\s*grade\b", prose, re.I):
+        return IntentResult("grade", 1.0, "rule:grade-words", ex_id)
+    if re.match(r"\s*(please\s+|pls\s+|can you\s+)?(re)?run (this|it|that|my)\b", prose, re.I):
+        return IntentResult("run_code", 1.0, "rule:run-words", ex_id)
+    if ex_id and not _JOB_WORDS.search(prose):
+        return IntentResult("exercise", 1.0, "rule:exercise-id", ex_id)
+    if _JOB_WORDS.search(prose) and not re.match(r"\s*(what|why|explain)\b", prose, re.I):
+        return IntentResult("train", 1.0, "rule:job-words")
+    if _TRAIN_IMPERATIVE.search(prose) or _TRAIN_STATUS.search(prose):
+        return IntentResult("train", 1.0, "rule:train-words")
+    if review_pending and find_rating(prose) is not None:
+        return IntentResult("review", 1.0, "rule:rating")
+    if is_next_request(prose) and not ex_id:
+        return IntentResult("plan", 1.0, "rule:next")
+    return None
+
+
+# --- the model ---
+def load_examples(path: Path = TRAIN_PATH) -> list[tuple[str, str]]:
+    """(intent, text) pairs from a TSV with an ``intent<TAB>text`` header."""
+    with path.open(encoding="utf-8", newline="") as f:
+        rows = list(csv.DictReader(f, delimiter="\t", quoting=csv.QUOTE_NONE))
+    out = []
+    for n, row in enumerate(rows, 2):
+        if row["intent"] not in INTENTS:
+            raise ValueError(f"{path}:{n}: intent {row['intent']!r} is not one of {INTENTS}")
+        out.append((row["intent"], row["text"]))
+    return out
+
+
+def train_classifier(examples: list[tuple[str, str]]) -> Any:
+    """Word 1-2-grams + character 2-5-grams -> multinomial logistic regression."""
+    from sklearn.feature_extraction.text import TfidfVectorizer
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.pipeline import FeatureUnion, Pipeline
+
+    features = FeatureUnion(
+        [
+            ("words", TfidfVectorizer(ngram_range=(1, 2), sublinear_tf=True, token_pattern=r"(?u)\b\w+\b|\?")),
+            ("chars", TfidfVectorizer(analyzer="char_wb", ngram_range=(2, 5), sublinear_tf=True, min_df=2)),
+        ]
+    )
+    model = Pipeline([("features", features), ("clf", LogisticRegression(C=10.0, max_iter=2000))])
+    labels, texts = zip(*examples, strict=True)
+    model.fit([t.lower() for t in texts], list(labels))
+    return model
+
+
+@lru_cache(maxsize=1)
+def get_classifier() -> Any:
+    """The model trained on the bundled utterances (once per process)."""
+    examples = load_examples(TRAIN_PATH)
+    log.debug("training the intent classifier on %d utterances", len(examples))
+    return train_classifier(examples)
+
+
+def model_intent(text: str, model: Any = None) -> IntentResult:
+    model = model or get_classifier()
+    probs = model.predict_proba([text.lower()])[0]
+    best = int(probs.argmax())
+    intent, conf = str(model.classes_[best]), float(probs[best])
+    if conf < MIN_CONFIDENCE:
+        fallback = "explain" if len(text.split()) > 2 else "chitchat"
+        return IntentResult(fallback, conf, f"model:low-confidence({intent})")
+    return IntentResult(intent, conf, "model")
+
+
+def classify(
+    text: str, exercises: Mapping[str, str] | Iterable[str] = (), *, review_pending: bool = False
+) -> IntentResult:
+    """Rules first, then the model; the exercise id found by the rules is kept either way."""
+    rule = rule_intent(text, exercises, review_pending=review_pending)
+    if rule is not None:
+        return rule
+    result = model_intent(text)
+    ex_id = find_exercise_id(text, exercises)
+    return IntentResult(result.intent, result.confidence, result.source, ex_id)
+
+
+def heldout_accuracy(path: Path = HELDOUT_PATH) -> tuple[float, list[tuple[str, str, str]]]:
+    """Accuracy of the model alone on the held-out utterances, and the misses (text, want, got)."""
+    examples = load_examples(path)
+    model = get_classifier()
+    got = model.predict([t.lower() for _, t in examples])
+    misses = [(t, want, str(g)) for (want, t), g in zip(examples, got, strict=True) if want != g]
+    return 1 - len(misses) / len(examples), misses

@@ -1,0 +1,320 @@
+"""Tutor: the one object the UI, the HTTP API and the CLI call.
+
+It builds every part from Settings, lazily and once (the embedding model, indexes, kernels and
+the chat model load once per process), and translates lower-layer errors into the TutorError
+tree so the entry points map them in one place.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+from functools import cached_property
+from typing import Any
+
+from curriculum.catalog import Catalog, load_catalog
+from curriculum.store import Store
+from tutor.config import Settings
+from tutor.errors import BadInput, NotFound, TutorError, Unavailable
+
+log = logging.getLogger(__name__)
+
+
+@contextmanager
+def translate_errors() -> Iterator[None]:
+    """Lower layers raise ValueError / LookupError / RuntimeError; callers see TutorErrors."""
+    try:
+        yield
+    except TutorError:
+        raise
+    except LookupError as e:
+        raise NotFound(_msg(e)) from e
+    except ValueError as e:
+        raise BadInput(_msg(e)) from e
+    except (RuntimeError, FileNotFoundError, ImportError) as e:
+        raise Unavailable(_msg(e)) from e
+
+
+def _msg(e: BaseException) -> str:
+    return str(e.args[0]) if isinstance(e, KeyError) and e.args else str(e)
+
+
+class Tutor:
+    """Facade over curriculum, knowledge, code tools, training jobs and the agent."""
+
+    def __init__(self, settings: Settings, **overrides: Any) -> None:
+        settings.ensure_dirs()
+        self.settings = settings
+        self._lock = threading.RLock()
+        # tests pass fakes for any part by name (llm, retriever, kernels, grader, jobs, ...)
+        for name, value in overrides.items():
+            self.__dict__[name] = value
+
+    # --- parts, built once on first use ---
+    @cached_property
+    def store(self) -> Store:
+        return Store(self.settings.db_url)
+
+    @cached_property
+    def catalog(self) -> Catalog:
+        return load_catalog()
+
+    @cached_property
+    def exercises(self) -> dict[str, Any]:
+        from curriculum.exercises import load_exercises
+
+        return load_exercises()
+
+    @cached_property
+    def index(self) -> Any:
+        from knowledge.index import NoteIndex
+
+        s = self.settings
+        return NoteIndex(s.notes_dir, chroma_dir=s.chroma_dir, chroma_url=s.chroma_url)
+
+    @cached_property
+    def retriever(self) -> Any:
+        from knowledge.retriever import Retriever
+
+        with self._lock:
+            if not self.index.is_built():
+                log.info("no index yet: building it from %s", self.settings.notes_dir)
+                self.index.build()
+            return Retriever(self.index)
+
+    @cached_property
+    def kernels(self) -> Any:
+        from tools.kernel import KernelManager
+
+        s = self.settings
+        return KernelManager(
+            s.kernels_dir / "sessions",
+            sandbox=not s.unsafe_no_sandbox,
+            default_timeout_s=s.run_timeout_s,
+            max_timeout_s=s.max_run_timeout_s,
+            memory_mb=s.kernel_memory_mb,
+            output_limit_bytes=s.output_limit_bytes,
+            pool_size=s.kernel_pool_size,
+            idle_s=s.kernel_idle_s,
+            max_busy=s.max_busy_kernels,
+        )
+
+    @cached_property
+    def grader(self) -> Any:
+        from tools.grader import Grader
+
+        s = self.settings
+        return Grader(self.exercises, s.kernels_dir / "grading", sandbox=not s.unsafe_no_sandbox)
+
+    @cached_property
+    def registry(self) -> Any:
+        from tools.training.registry import ModelRegistry
+
+        s = self.settings
+        return ModelRegistry(self.store, s.models_dir, s.bundled_models_dir)
+
+    @cached_property
+    def jobs(self) -> Any:
+        from tools.training.jobs import JobManager
+
+        s = self.settings
+        return JobManager(
+            self.store,
+            s.runs_dir,
+            s.models_dir,
+            s.bundled_models_dir,
+            backend=s.jobs_backend,
+            ray_address=s.ray_address,
+            max_concurrent=s.max_concurrent_jobs,
+        )
+
+    @cached_property
+    def learner_model(self) -> Any:
+        from curriculum.learner import LearnerModel
+
+        return LearnerModel(self.store, self.catalog)
+
+    @cached_property
+    def llm(self) -> Any:
+        from tutor.llm import make_chat_model
+
+        s = self.settings
+        model_dir = s.llm_model_dir
+        if model_dir is None and s.llm_backend == "local":
+            model_dir = self.registry.get(self.registry.active())["path"]
+        return make_chat_model(
+            s.llm_backend,
+            model_dir=model_dir,
+            base_url=s.llm_base_url,
+            model=s.llm_model,
+            api_key=s.llm_api_key,
+            device=s.llm_device,
+            max_new_tokens=s.llm_max_new_tokens,
+        )
+
+    @cached_property
+    def checkpointer(self) -> Any:
+        from tutor.checkpoint import make_checkpointer
+
+        return make_checkpointer(self.settings)
+
+    @cached_property
+    def conversations(self) -> Any:
+        from tutor.conversation import Conversations
+        from tutor.graph import build_graph
+
+        graph = build_graph(
+            self.llm,
+            self.retriever,
+            self.kernels,
+            self.grader,
+            self.jobs,
+            self.store,
+            self.checkpointer,
+            catalog=self.catalog,
+            exercises=self.exercises,
+        )
+        return Conversations(graph, self.store)
+
+    # --- curriculum and knowledge ---
+    def curriculum(self) -> dict[str, Any]:
+        return self.catalog.to_api()
+
+    def build_index(self, rebuild: bool = False, progress: bool = False) -> dict[str, Any]:
+        with translate_errors(), self._lock:
+            summary = self.index.build(rebuild=rebuild, progress=progress)
+            self.__dict__.pop("retriever", None)  # reload BM25 over the new chunks
+        return {k: getattr(summary, k) for k in ("chunks", "added", "removed", "seconds")}
+
+    def search(
+        self, query: str, k: int = 5, topic_id: str | None = None, module: str | None = None
+    ) -> list[dict[str, Any]]:
+        with translate_errors():
+            return [p.to_dict() for p in self.retriever.search(query, k=k, topic_id=topic_id, module=module)]
+
+    # --- exercises, runs and grades ---
+    def list_exercises(self) -> list[dict[str, Any]]:
+        with translate_errors():
+            return [{"id": e.id, "topic_id": e.topic_id, "title": e.title} for e in self.exercises.values()]
+
+    def exercise(self, exercise_id: str) -> dict[str, Any]:
+        from curriculum.exercises import get_exercise
+
+        with translate_errors():
+            return dict(get_exercise(self.exercises, exercise_id).to_public_dict())
+
+    def run(self, code: str, session_id: str | None = None, timeout_s: float | None = None) -> dict[str, Any]:
+        self._check_code(code)
+        with translate_errors():
+            return dict(self.kernels.execute(code, session_id=session_id, timeout_s=timeout_s).to_dict())
+
+    def reset_session(self, session_id: str) -> None:
+        with translate_errors():
+            self.kernels.reset(session_id)
+
+    def grade(self, exercise_id: str, code: str, learner_id: str | None = None) -> dict[str, Any]:
+        from curriculum.exercises import get_exercise
+
+        self._check_code(code)
+        with translate_errors():
+            ex = get_exercise(self.exercises, exercise_id)
+            report = self.grader.grade(ex.id, code).to_dict()
+            if learner_id:
+                self.learner_model.record_attempt(learner_id, ex.id, ex.topic_id, report["passed"], report["score"])
+            return dict(report)
+
+    def _check_code(self, code: str) -> None:
+        if not code.strip():
+            raise BadInput("code is empty; send the Python source to run")
+        if len(code) > self.settings.max_code_chars:
+            raise BadInput(f"code is {len(code)} characters; the limit is {self.settings.max_code_chars}")
+
+    # --- learners: progress and plans ---
+    def progress(self, learner_id: str) -> dict[str, Any]:
+        with translate_errors():
+            return dict(self.learner_model.progress(learner_id))
+
+    def plan(self, learner_id: str, hours: float = 3.0, goal: str | None = None) -> dict[str, Any]:
+        from tutor.planning import make_plan
+
+        with translate_errors():
+            return make_plan(
+                self.llm, self.retriever, self.store, self.catalog, self.learner_model, learner_id, hours, goal
+            )
+
+    def saved_plan(self, learner_id: str) -> dict[str, Any]:
+        plan = self.store.get_plan(learner_id)
+        if plan is None:
+            raise NotFound(f"learner {learner_id!r} has no plan yet; make one with POST /api/learners/{{id}}/plan")
+        return plan
+
+    # --- chat ---
+    def _check_message(self, message: str) -> None:
+        if not message or not message.strip():
+            raise BadInput("message is empty; ask a question or paste code")
+        if len(message) > self.settings.max_message_chars:
+            raise BadInput(f"message is {len(message)} characters; the limit is {self.settings.max_message_chars}")
+
+    def chat(self, learner_id: str, message: str, thread_id: str | None = None) -> dict[str, Any]:
+        self._check_message(message)
+        with translate_errors():
+            return dict(self.conversations.chat(learner_id, message, thread_id=thread_id))
+
+    def chat_stream(self, learner_id: str, message: str, thread_id: str | None = None) -> Iterator[dict[str, Any]]:
+        self._check_message(message)
+        with translate_errors():
+            yield from self.conversations.stream(learner_id, message, thread_id=thread_id)
+
+    def thread(self, thread_id: str) -> dict[str, Any]:
+        with translate_errors():
+            return dict(self.conversations.thread(thread_id))
+
+    def threads(self, learner_id: str) -> list[dict[str, Any]]:
+        return self.store.list_threads(learner_id)
+
+    # --- training jobs and models ---
+    def submit_job(self, kind: str, params: dict[str, Any], learner_id: str | None = None) -> dict[str, Any]:
+        with translate_errors():
+            return dict(self.jobs.submit(kind, params, learner_id=learner_id))
+
+    def job(self, job_id: str) -> dict[str, Any]:
+        with translate_errors():
+            return dict(self.jobs.get(job_id))
+
+    def list_jobs(self, learner_id: str | None = None) -> list[dict[str, Any]]:
+        with translate_errors():
+            return list(self.jobs.list(learner_id))
+
+    def cancel_job(self, job_id: str) -> dict[str, Any]:
+        with translate_errors():
+            return dict(self.jobs.cancel(job_id))
+
+    def resume_job(self, job_id: str) -> dict[str, Any]:
+        with translate_errors():
+            return dict(self.jobs.resume(job_id))
+
+    def models(self) -> list[dict[str, Any]]:
+        with translate_errors():
+            active = self.registry.active()
+            return [{**m, "active": m["id"] == active} for m in self.registry.list()]
+
+    def use_model(self, model_id: str) -> dict[str, Any]:
+        """Switch the chat model at run time: the next turn uses it, no restart."""
+        with translate_errors(), self._lock:
+            self.registry.set_active(model_id)
+            for name in ("llm", "conversations"):
+                self.__dict__.pop(name, None)
+            return {"active": model_id}
+
+    def close(self) -> None:
+        for name in ("kernels", "grader", "jobs"):
+            part = self.__dict__.get(name)
+            if part is not None and hasattr(part, "close"):
+                try:
+                    part.close()
+                except Exception:  # closing must not stop the others from closing
+                    log.exception("closing %s failed", name)
+        if "store" in self.__dict__:
+            self.store.close()
