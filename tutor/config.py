@@ -48,7 +48,6 @@ class Settings(BaseSettings):
 
     # code execution
     unsafe_no_sandbox: bool = Field(default=False, description="Run learner code unconfined (never in production).")
-    kernel_gateway_url: str | None = Field(default=None, description="Jupyter Kernel Gateway URL for remote kernels.")
     run_timeout_s: float = Field(default=10.0, gt=0, description="Default wall-clock limit per execution.")
     max_run_timeout_s: float = Field(default=60.0, gt=0, description="Largest `timeout_s` a caller may ask for.")
     kernel_memory_mb: int = Field(default=2048, ge=256, description="Address-space limit of a kernel (MiB).")
