@@ -6,13 +6,12 @@ from __future__ import annotations
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
-import gradio as gr
 from fastapi import FastAPI
 
 from tutor import api
 from tutor.config import Settings
 from tutor.service import Tutor
-from tutor.ui import build_ui
+from tutor.ui import mount_ui
 
 
 def create_app(settings: Settings | None = None, tutor: Tutor | None = None) -> FastAPI:
@@ -26,4 +25,4 @@ def create_app(settings: Settings | None = None, tutor: Tutor | None = None) -> 
     app = FastAPI(title="GPT Tutor", version="0.1.0", lifespan=lifespan)
     app.state.tutor = tutor
     api.install(app)
-    return gr.mount_gradio_app(app, build_ui(tutor), path="/")
+    return mount_ui(app, tutor)  # also adds /notes/{topic_id}, before the catch-all mount at /

@@ -130,6 +130,20 @@ class _LineLoader(yaml.SafeLoader):
         return mapping
 
 
+def split_must_cover(text: str) -> tuple[str, ...]:
+    """Splits "a, b (c, d), e" on the commas outside parentheses: ("a", "b (c, d)", "e")."""
+    items, depth, cur = [], 0, ""
+    for ch in text:
+        depth += {"(": 1, ")": -1}.get(ch, 0)
+        if ch == "," and depth == 0:
+            items.append(cur.strip())
+            cur = ""
+        else:
+            cur += ch
+    items.append(cur.strip())
+    return tuple(i for i in items if i)
+
+
 def _fail(path: Path, line: object, msg: str) -> CatalogError:
     return CatalogError(f"{path}:{line}: {msg}")
 
@@ -155,7 +169,7 @@ def _topic(raw: dict[str, Any], module: dict[str, Any], path: Path) -> Topic:
         title=str(raw["title"]),
         module=str(module["id"]),
         prerequisites=_strs(raw.get("prerequisites"), path, line, "prerequisites"),
-        must_cover=tuple(s.strip() for s in str(raw["must_cover"]).split(", ") if s.strip()),
+        must_cover=split_must_cover(str(raw["must_cover"])),
         minutes=minutes,
         practicals=_strs(module.get("practicals"), path, line, "practicals"),
         resources=_strs(module.get("resources"), path, line, "resources"),

@@ -77,3 +77,32 @@ def get_embedder() -> MiniLMEmbedder:
         if _instance is None:
             _instance = MiniLMEmbedder()
         return _instance
+
+
+class HashingEmbedder:
+    """A deterministic bag-of-words embedder for tests and tools that need no model (no meaning).
+
+    Words are hashed into ``dim`` signed buckets, so texts that share words are close and nothing
+    else is: enough to test plumbing (indexing, filters, fusion) in milliseconds.
+    """
+
+    def __init__(self, dim: int = DIM, name: str = "hashing-bow") -> None:
+        self.dim = dim
+        self.name = name
+        self.calls = 0  # texts embedded so far; tests assert what got (re-)embedded
+
+    def embed(self, texts: Sequence[str]) -> np.ndarray:
+        import hashlib
+        import re
+
+        self.calls += len(texts)
+        out = np.zeros((len(texts), self.dim), dtype=np.float32)
+        for row, text in enumerate(texts):
+            for word in re.findall(r"\w\w+", text.lower()):
+                h = int.from_bytes(hashlib.blake2b(word.encode(), digest_size=8).digest(), "little")
+                out[row, h % self.dim] += 1.0 if (h >> 32) & 1 else -1.0
+            norm = np.linalg.norm(out[row])
+            if norm == 0:
+                out[row, 0], norm = 1.0, 1.0
+            out[row] /= norm
+        return out

@@ -32,6 +32,7 @@ import yaml
 REQUIRED_FIELDS = ("topic_id", "title", "module")
 _FENCE = re.compile(r"^\s*(```|~~~)")
 _HEADING = re.compile(r"^(#{1,6})\s+(.+?)\s*#*\s*$")
+_YAML_LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)  # libyaml when present: ~10x faster
 _CODE_BLOCK = re.compile(r"^```([^\n]*)\n(.*?)^```\s*$", re.S | re.M)
 
 
@@ -73,7 +74,7 @@ def split_front_matter(text: str, where: str = "note") -> tuple[dict, str]:
         raise NoteFormatError(f"{where}: front matter opened with '---' is never closed by a '---' line")
     raw = text[3 : 3 + end.start()]
     try:
-        meta = yaml.safe_load(raw) or {}
+        meta = yaml.load(raw, Loader=_YAML_LOADER) or {}
     except yaml.YAMLError as exc:
         raise NoteFormatError(f"{where}: front matter is not valid YAML ({exc})") from exc
     if not isinstance(meta, dict):

@@ -24,7 +24,9 @@ from typing import Any, Literal, get_args
 
 log = logging.getLogger(__name__)
 
-Intent = Literal["explain", "plan", "run_code", "grade", "exercise", "train", "progress", "review", "chitchat"]
+Intent = Literal[
+    "explain", "plan", "run_code", "grade", "exercise", "train", "progress", "review", "chitchat"
+]
 INTENTS: tuple[str, ...] = get_args(Intent)
 DATA_DIR = Path(__file__).with_name("data")
 TRAIN_PATH = DATA_DIR / "intents.tsv"
@@ -37,8 +39,12 @@ _GRADE = re.compile(
     r"does (this|it) pass|test my)\b",
     re.I,
 )
-_RUN = re.compile(r"\b(run|rerun|execute|exec|evaluate|eval)\b|\bwhat (does|will) (this|it) (print|output|return)", re.I)
-_SOLUTION = re.compile(r"\b(solution|solve|answer|hint|stuck|give up|starter|tests?|statement|exercise)\b", re.I)
+_RUN = re.compile(
+    r"\b(run|rerun|execute|exec|evaluate|eval)\b|\bwhat (does|will) (this|it) (print|output|return)", re.I
+)
+_SOLUTION = re.compile(
+    r"\b(solution|solve|answer|hint|stuck|give up|starter|tests?|statement|exercise)\b", re.I
+)
 _JOB_WORDS = re.compile(r"\bjobs?\b|\bjob[-_][0-9a-f]{4,}\b", re.I)
 _TRAIN_IMPERATIVE = re.compile(
     r"^\s*(please\s+|pls\s+|ok\s+|now\s+)?(can you\s+|could you\s+|let'?s\s+|i want to\s+|i'd like to\s+)?"
@@ -50,7 +56,9 @@ _TRAIN_STATUS = re.compile(
     re.I,
 )
 _QUESTION_START = re.compile(r"^\s*(how|what|why|when|which|explain|is|are|does|do)\b", re.I)
-_NEXT = re.compile(r"\b(what'?s|whats|what is|what)\s+next\b|\bnext (step|topic|lesson|item|task)\b|^\s*next\s*\??$", re.I)
+_NEXT = re.compile(
+    r"\b(what'?s|whats|what is|what)\s+next\b|\bnext (step|topic|lesson|item|task)\b|^\s*next\s*\??$", re.I
+)
 RATINGS = {"again": 1, "forgot": 1, "hard": 2, "good": 3, "got it": 3, "remembered": 3, "easy": 4}
 _RATING = re.compile(r"\b(" + "|".join(re.escape(r) for r in RATINGS) + r")\b", re.I)
 
@@ -69,7 +77,11 @@ class IntentResult:
 # --- message parsing shared with the nodes ---
 def extract_code(text: str) -> str | None:
     """The Python in a message: all fenced blocks joined, or the whole message when it is bare code."""
-    blocks = [body for lang, body in _FENCE.findall(text) if lang.lower() in ("", "python", "py", "python3", "ipython")]
+    blocks = [
+        body
+        for lang, body in _FENCE.findall(text)
+        if lang.lower() in ("", "python", "py", "python3", "ipython")
+    ]
     if blocks:
         code = "\n\n".join(b.strip("\n") for b in blocks)
         return code if code.strip() else None
@@ -81,7 +93,11 @@ def extract_code(text: str) -> str | None:
 def _looks_like_code(text: str) -> bool:
     """A message that compiles as Python and has code-like syntax (``hello`` compiles but is not code)."""
     s = text.strip()
-    if not s or s.endswith("?") or not re.search(r"[(=\[]|^\s*(import|from|def|class|for|while|if)\b", s, re.M):
+    if (
+        not s
+        or s.endswith("?")
+        or not re.search(r"[(=\[]|^\s*(import|from|def|class|for|while|if)\b", s, re.M)
+    ):
         return False
     try:
         compile(s, "<message>", "exec")
@@ -165,7 +181,10 @@ def train_classifier(examples: list[tuple[str, str]]) -> Any:
 
     features = FeatureUnion(
         [
-            ("words", TfidfVectorizer(ngram_range=(1, 2), sublinear_tf=True, token_pattern=r"(?u)\b\w+\b|\?")),
+            (
+                "words",
+                TfidfVectorizer(ngram_range=(1, 2), sublinear_tf=True, token_pattern=r"(?u)\b\w+\b|\?"),
+            ),
             ("chars", TfidfVectorizer(analyzer="char_wb", ngram_range=(2, 5), sublinear_tf=True, min_df=2)),
         ]
     )

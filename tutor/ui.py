@@ -1,13 +1,182 @@
-"""The Gradio UI (Chat, Learn, Code, Train). Calls only ``Tutor``; never renders learner HTML."""
+"""The Gradio UI (Chat, Learn, Code, Train). Calls only ``Tutor``; never renders learner HTML.
+
+``build_ui(tutor)`` makes the Blocks; ``mount_ui(app, tutor)`` adds the ``/notes`` pages and
+mounts the UI at ``/`` with its CSS (and, when API keys are set, a login: name + API key).
+
+Concurrency: Gradio's default is one running event per listener, which would queue every user
+behind one another. Chat streams run up to 24 at once (the service bounds the real work), code
+runs 12 (the kernel manager caps busy kernels itself), grading, planning and training actions 4
+each, job polling 16; everything else shares the default of 16. Long work (grading, training)
+sits in its own concurrency group, so it never holds up chat.
+"""
 
 from __future__ import annotations
 
+import logging
+import uuid
 from typing import Any
 
 import gradio as gr
+from fastapi import FastAPI
+
+from tutor.errors import TutorError
+from tutor.ui_chat import build_chat_tab
+from tutor.ui_code import build_code_tab
+from tutor.ui_common import LEARNER_RE, error_text, learner_of
+from tutor.ui_learn import build_learn_tab
+from tutor.ui_notes import install_notes_route
+from tutor.ui_train import build_train_tab
+
+log = logging.getLogger(__name__)
+
+DEFAULT_CONCURRENCY = 16
+CSS = """
+.gradio-container{max-width:1400px!important}
+#header{align-items:center;gap:.5rem}
+#header h2{margin:0}
+#learner{max-width:280px}
+.curriculum details{margin:.25rem 0;border:1px solid var(--border-color-primary);border-radius:8px;padding:.25rem .5rem}
+.curriculum summary{cursor:pointer;font-weight:600}
+.curriculum small{font-weight:400;color:var(--body-text-color-subdued)}
+.curriculum .topics{display:grid;grid-template-columns:repeat(auto-fill,minmax(230px,1fr));gap:.3rem .75rem;margin:.35rem 0}
+.curriculum .topic{display:flex;flex-direction:column;align-items:flex-start}
+.chip{display:inline-block;padding:.1rem .55rem;border-radius:999px;border:2px solid var(--c);font-size:.85rem;
+  text-decoration:none!important;color:var(--body-text-color)!important;background:color-mix(in srgb,var(--c) 18%,transparent)}
+.curriculum .pre{font-size:.72rem;color:var(--body-text-color-subdued);margin:.05rem 0 0 .5rem}
+.legend{display:flex;flex-wrap:wrap;gap:.35rem;align-items:center;font-size:.8rem}
+.jobbar{position:relative;height:1.7rem;border-radius:6px;background:var(--block-background-fill);
+  border:1px solid var(--border-color-primary);overflow:hidden}
+.jobfill{position:absolute;inset:0 auto 0 0;background:var(--color-accent);opacity:.35;transition:width .5s}
+.jobbar span{position:relative;padding:0 .6rem;line-height:1.7rem;font-size:.85rem}
+.jobbar.failed .jobfill{background:#c62828}.jobbar.cancelled .jobfill{background:#9aa5b1}
+.jobbar.succeeded .jobfill{background:#2e7d32}
+@media (max-width:640px){
+  .gradio-container{padding:0 .35rem!important}
+  #header h2{font-size:1.1rem}
+  #learner{max-width:none}
+}
+"""
+
+
+def _key_auth(keys: dict[str, str]) -> Any:
+    """Login for the UI when API keys are set: the name is the learner, the password an API key
+    of that learner (or an admin key, which may sign in as anyone)."""
+
+    def check(username: str, password: str) -> bool:
+        who = keys.get(password)
+        return bool(LEARNER_RE.match(username or "")) and who in (username, "admin")
+
+    return check
+
+
+def _learners(tutor: Any) -> list[str]:
+    try:
+        return list(tutor.store.list_learners())
+    except Exception:  # a missing database must not stop the page from loading
+        log.exception("cannot list learners")
+        return []
+
+
+def choose_learner(tutor: Any, name: str | None, request: gr.Request | None = None) -> str:
+    """Validates a picked name and records the learner; returns what the browser remembers."""
+    try:
+        learner_id = learner_of(name, request)
+    except TutorError as e:
+        if (name or "").strip():
+            gr.Warning(error_text(e))
+        return ""
+    try:
+        tutor.store.ensure_learner(learner_id)
+    except Exception:  # the name still works for this session; the store logs its own trouble
+        log.exception("cannot record learner %s", learner_id)
+    return learner_id
 
 
 def build_ui(tutor: Any) -> gr.Blocks:
-    with gr.Blocks(title="GPT Tutor") as ui:
-        gr.Markdown("# GPT Tutor\nData science, machine learning and GPT transformers.")
+    with gr.Blocks(title="GPT Tutor", analytics_enabled=False) as ui:
+        tab_id = gr.State(None)
+        saved = gr.BrowserState("", storage_key="gpt-tutor-learner")
+        with gr.Row(elem_id="header", equal_height=True):
+            gr.Markdown("## GPT Tutor\nData science, machine learning and GPT transformers.", min_width=240)
+            learner = gr.Dropdown(
+                choices=_learners(tutor),
+                value=None,
+                allow_custom_value=True,
+                label="Your name",
+                info="pick or type a name; it keeps your progress",
+                elem_id="learner",
+                min_width=200,
+                scale=0,
+            )
+        with gr.Tabs(elem_id="tabs") as tabs:
+            with gr.Tab("Chat", id="chat", elem_id="tab-chat"):
+                chat = build_chat_tab(tutor, learner)
+            with gr.Tab("Learn", id="learn", elem_id="tab-learn") as learn_tab:
+                learn = build_learn_tab(tutor, learner)
+            with gr.Tab("Code", id="code", elem_id="tab-code"):
+                build_code_tab(tutor, learner, tab_id)
+            with gr.Tab("Train", id="train", elem_id="tab-train") as train_tab:
+                train = build_train_tab(tutor, learner)
+
+        private: dict[str, Any] = {"api_visibility": "private"}
+        learn_view, learn_outs = learn["view"]
+        models_fn, models_outs = train["models"]
+
+        def on_load(remembered: str | None, request: gr.Request) -> tuple[Any, ...]:
+            user = getattr(request, "username", None)
+            note = (request.query_params.get("note") if request else None) or None
+            picked = gr.update(value=user, interactive=False) if user else gr.update(value=remembered or None)
+            tab = gr.Tabs(selected="learn") if note else gr.skip()
+            return picked, uuid.uuid4().hex[:12], tab, note or gr.skip()
+
+        ui.load(on_load, [saved], [learner, tab_id, tabs, learn["topic"]], **private)
+        def on_learner(name: str | None, request: gr.Request) -> str:
+            return choose_learner(tutor, name, request)
+
+        learner.change(on_learner, learner, saved, **private).then(
+            chat["handlers"].threads, [learner, chat["thread"]], chat["threads"], **private
+        ).then(lambda: ([], None), None, [chat["chatbot"], chat["thread"]], queue=False, **private)
+        learn_tab.select(learn_view, learner, learn_outs, **private)
+        train_tab.select(models_fn, None, models_outs, **private).then(**train["watch"], **private)
+        _api(tutor)
+    ui.queue(default_concurrency_limit=DEFAULT_CONCURRENCY)
     return ui
+
+
+def _api(tutor: Any) -> None:
+    """Named endpoints for ``gradio_client`` (the UI's own events are private)."""
+
+    def ask(learner_id: str, message: str, thread_id: str = "", request: gr.Request = None) -> dict:  # type: ignore[assignment]
+        """One chat turn: {thread_id, reply, citations, tool_calls}."""
+        try:
+            return dict(tutor.chat(learner_of(learner_id, request), message, thread_id=thread_id or None))
+        except TutorError as e:
+            raise gr.Error(error_text(e)) from e
+
+    def search(query: str, k: int = 5) -> list:
+        """Passages from the course notes, best first."""
+        try:
+            return list(tutor.search(query, k=int(k)))
+        except TutorError as e:
+            raise gr.Error(error_text(e)) from e
+
+    gr.api(ask, api_name="ask", concurrency_id="chat", concurrency_limit=24)
+    gr.api(search, api_name="search")
+
+
+def mount_ui(app: FastAPI, tutor: Any) -> FastAPI:
+    """Adds ``/notes/{topic_id}`` and mounts the UI at ``/`` (call after the API routes)."""
+    install_notes_route(app, lambda: tutor.settings.notes_dir)
+    keys = tutor.settings.api_key_map
+    theme = gr.themes.Default(font=["system-ui", "sans-serif"], font_mono=["ui-monospace", "monospace"])
+    return gr.mount_gradio_app(
+        app,
+        build_ui(tutor),
+        path="/",
+        css=CSS,
+        theme=theme,
+        auth=_key_auth(keys) if keys else None,
+        auth_message="Sign in with your learner name and your API key." if keys else None,
+        footer_links=["api"],
+        run_history=False,
+    )

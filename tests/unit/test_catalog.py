@@ -18,6 +18,7 @@ def test_catalog_has_the_fixed_modules_and_topics() -> None:
         for r in rows:
             assert cat.topics[r["topic_id"]].title == r["title"]
             assert ", ".join(cat.topics[r["topic_id"]].must_cover) == r["must_cover"]
+    assert "categorical encoding (one-hot, ordinal)" in cat.topics["m3.data-wrangling"].must_cover
 
 
 def test_prerequisites_form_a_dag_in_a_teachable_order() -> None:

@@ -163,6 +163,49 @@ class _Batches:
         return x, y
 
 
+class _ThreadTuner:
+    """Re-picks the fastest torch thread count every ``every`` steps by timing a few steps each.
+
+    Why: on a shared CPU, OpenMP threads spin-wait for a core another process holds; measured
+    here under load ~5 on 2 cores, 2 threads took 1-6 s per step where 1 thread took ~0.2 s. On
+    an idle machine all cores win. A fixed choice is wrong half the time, so measure; a candidate
+    twice as slow as the best so far is dropped after one step, so a round costs little.
+    """
+
+    def __init__(self, max_threads: int, every: int = 250, warm: int = 2, trial: int = 3):
+        self.cands = sorted({1, max(1, max_threads // 2), max_threads})
+        self.every, self.warm, self.trial = every, warm, trial
+        self.queue: list[int] = []
+        self.cur: int | None = None
+        self.times: dict[int, list[float]] = {}
+
+    def before(self, step: int) -> None:
+        if len(self.cands) > 1 and step % self.every == self.warm and self.cur is None:
+            self.queue, self.times = list(self.cands), {}
+            self._next()
+
+    def after(self, seconds: float) -> None:
+        if self.cur is None:
+            return
+        mine = self.times.setdefault(self.cur, [])
+        mine.append(seconds)
+        others = [min(v) for k, v in self.times.items() if k != self.cur]
+        if len(mine) >= self.trial or (others and seconds > 2 * min(others)):
+            self._next()
+
+    def _next(self) -> None:
+        import torch
+
+        if self.queue:
+            self.cur = self.queue.pop(0)
+            torch.set_num_threads(self.cur)
+            return
+        best = min(self.times, key=lambda n: min(self.times[n]))
+        torch.set_num_threads(best)
+        logger.debug("thread tuner: %s -> %d threads", self.times, best)
+        self.cur = None
+
+
 def _loss(model: Any, x: Any, y: Any) -> Any:
     import torch.nn.functional as F
 
@@ -355,10 +398,14 @@ def _run(
         state.update(step=step, config=cfg.to_dict())
         _save_checkpoint(ckpt, model, opt, gen, state)
 
+    tuner = _ThreadTuner(torch.get_num_threads()) if cfg.num_threads is None else None
     while step < cfg.max_steps:
         if should_stop is not None and should_stop():
             stopped = True
             break
+        if tuner is not None:
+            tuner.before(step)
+            t_step = time.perf_counter()
         lr = lr_at(step, cfg)
         for group in opt.param_groups:
             group["lr"] = lr
@@ -369,11 +416,13 @@ def _run(
         if cfg.grad_clip > 0:
             torch.nn.utils.clip_grad_norm_(model.parameters(), cfg.grad_clip)
         opt.step()
+        if tuner is not None:
+            tuner.after(time.perf_counter() - t_step)
         step += 1
         window_steps += 1
         record: dict[str, Any] | None = None
         if step % cfg.log_interval == 0 or step == cfg.max_steps or step % cfg.eval_interval == 0:
-            last_loss = float(loss)  # .item() syncs nothing on CPU but costs; only when logging
+            last_loss = loss.item()  # only when logging: each read is a small cost
             now = time.perf_counter()
             tok_s = window_steps * tokens_per_step / max(now - window_t, 1e-9)
             state["train_s"] += now - window_t
@@ -410,6 +459,7 @@ def _run(
         "tokens_per_s": round(state["tokens"] / state["train_s"], 1) if state["train_s"] else None,
         "train_s": round(state["train_s"], 2),
         "params": params,
+        "threads": torch.get_num_threads(),
         "history": state["history"],
         "config": cfg.to_dict(),
         "out_dir": str(out),

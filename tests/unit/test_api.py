@@ -1,0 +1,376 @@
+"""Every /api and /v1 endpoint through FastAPI's TestClient, with fakes behind the service:
+shapes, error codes, size limits and the API-key rules. (The real parts are exercised by the
+integration tests and ../shared/checks/contract_smoke.py.)"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from fastapi import FastAPI
+from fastapi.testclient import TestClient
+
+from tutor import api
+from tutor.config import Settings
+from tutor.service import Tutor
+
+
+class Result(dict):  # a dict with to_dict(), like RunResult / GradeReport
+    def to_dict(self) -> dict[str, Any]:
+        return dict(self)
+
+
+class FakeKernels:
+    def __init__(self) -> None:
+        self.calls: list[tuple[str, str | None]] = []
+
+    def execute(self, code: str, session_id: str | None = None, timeout_s: float | None = None) -> Result:
+        self.calls.append((code, session_id))
+        return Result(status="ok", stdout="1\n", stderr="", outputs=[], error=None, duration_s=0.01)
+
+    def close(self) -> None: ...
+
+
+class FakeGrader:
+    def grade(self, exercise_id: str, code: str) -> Result:
+        passed = "correct" in code
+        tests = [{"name": "t1", "passed": passed, "hidden": False, "message": "expected 1, got 2"}]
+        return Result(
+            exercise_id=exercise_id,
+            passed=passed,
+            score=float(passed),
+            tests=tests,
+            feedback="ok",
+            status="ok",
+            duration_s=0.1,
+        )
+
+
+class FakeExercise:
+    def __init__(self, id: str, topic_id: str) -> None:
+        self.id, self.topic_id, self.title = id, topic_id, id.title()
+
+    def to_public_dict(self) -> dict[str, Any]:
+        return {
+            "id": self.id,
+            "topic_id": self.topic_id,
+            "title": self.title,
+            "statement": "s",
+            "starter_code": "def f(): ...",
+            "public_tests": [],
+        }
+
+
+class FakeLearnerModel:
+    def __init__(self, store: Any) -> None:
+        self.store = store
+
+    def record_attempt(
+        self, learner_id: str, exercise_id: str, topic_id: str, passed: bool, score: float
+    ) -> None:
+        self.store.add_attempt(learner_id, exercise_id, topic_id, passed, score)
+
+    def progress(self, learner_id: str) -> dict[str, Any]:
+        return {
+            "learner_id": learner_id,
+            "mastery": self.store.get_mastery(learner_id),
+            "attempts": self.store.attempts(learner_id),
+            "due_reviews": [],
+        }
+
+
+class FakeConversations:
+    def __init__(self, store: Any) -> None:
+        self.store = store
+        self.messages: dict[str, list[dict[str, str]]] = {}
+
+    def chat(self, learner_id: str, message: str, thread_id: str | None = None) -> dict[str, Any]:
+        tid = thread_id or f"t-{learner_id}-{len(self.messages)}"
+        self.store.add_thread(tid, learner_id)
+        reply = f"echo: {message}"
+        self.messages.setdefault(tid, []).extend(
+            [{"role": "user", "content": message}, {"role": "assistant", "content": reply}]
+        )
+        return {
+            "thread_id": tid,
+            "reply": reply,
+            "citations": [{"topic_id": "m1.numpy", "source": "x"}],
+            "tool_calls": [],
+        }
+
+    def stream(self, learner_id: str, message: str, thread_id: str | None = None) -> Iterator[dict[str, Any]]:
+        out = self.chat(learner_id, message, thread_id)
+        for word in out["reply"].split():
+            yield {"event": "token", "data": word + " "}
+        yield {"event": "done", "data": out}
+
+    def thread(self, thread_id: str) -> dict[str, Any]:
+        return {
+            "thread_id": thread_id,
+            "learner_id": self.store.thread_owner(thread_id),
+            "messages": self.messages.get(thread_id, []),
+        }
+
+
+class FakeJobs:
+    def __init__(self) -> None:
+        self.jobs: dict[str, dict[str, Any]] = {}
+
+    def submit(self, kind: str, params: dict[str, Any], learner_id: str | None = None) -> dict[str, Any]:
+        if kind not in ("gpt", "sklearn"):
+            raise ValueError(f"unknown job kind {kind!r}; use gpt or sklearn")
+        job = {
+            "job_id": f"j{len(self.jobs)}",
+            "kind": kind,
+            "status": "queued",
+            "progress": 0.0,
+            "metrics": {"history": []},
+            "model_id": None,
+            "error": None,
+            "learner_id": learner_id,
+        }
+        self.jobs[job["job_id"]] = job
+        return job
+
+    def get(self, job_id: str) -> dict[str, Any]:
+        if job_id not in self.jobs:
+            raise LookupError(f"job {job_id!r} not found")
+        return self.jobs[job_id]
+
+    def list(self, learner_id: str | None = None) -> list[dict[str, Any]]:
+        return [j for j in self.jobs.values() if learner_id in (None, j["learner_id"])]
+
+    def cancel(self, job_id: str) -> dict[str, Any]:
+        self.get(job_id)["status"] = "cancelled"
+        return self.jobs[job_id]
+
+    def resume(self, job_id: str) -> dict[str, Any]:
+        raise ValueError("only interrupted jobs can be resumed")
+
+
+class FakeRegistry:
+    active_id = "tutor-gpt"
+
+    def list(self) -> list[dict[str, Any]]:
+        return [{"id": "tutor-gpt", "path": "models/tutor-gpt"}, {"id": "m2", "path": "var/models/m2"}]
+
+    def active(self) -> str:
+        return self.active_id
+
+    def set_active(self, model_id: str) -> None:
+        if model_id not in {m["id"] for m in self.list()}:
+            raise LookupError(f"model {model_id!r} not found")
+        self.active_id = model_id
+
+
+class FakeRetriever:
+    def search(self, q: str, k: int = 5, topic_id: str | None = None, module: str | None = None) -> list[Any]:
+        class P:
+            def to_dict(self) -> dict[str, Any]:
+                return {"topic_id": "m1.numpy", "title": "NumPy", "source": "n#b", "text": q, "score": 1.0}
+
+        return [P() for _ in range(min(k, 3))]
+
+
+def make_client(tmp_path: Path, **settings: Any) -> tuple[TestClient, Tutor]:
+    s = Settings(data_dir=tmp_path / "var", **settings)
+    tutor = Tutor(
+        s,
+        kernels=FakeKernels(),
+        grader=FakeGrader(),
+        jobs=FakeJobs(),
+        registry=FakeRegistry(),
+        retriever=FakeRetriever(),
+        exercises={"pca": FakeExercise("pca", "m5.dimensionality-reduction")},
+    )
+    tutor.__dict__["learner_model"] = FakeLearnerModel(tutor.store)
+    tutor.__dict__["conversations"] = FakeConversations(tutor.store)
+    tutor.__dict__["plan"] = lambda learner_id, hours=3.0, goal=None: _plan(tutor, learner_id, hours)
+    app = FastAPI()
+    app.state.tutor = tutor
+    api.install(app)
+    return TestClient(app), tutor
+
+
+def _plan(tutor: Tutor, learner_id: str, hours: float) -> dict[str, Any]:
+    plan = {
+        "learner_id": learner_id,
+        "items": [{"topic_id": "m1.numpy", "activity": "study", "minutes": 30}],
+        "rationale": "r",
+        "model": "fake",
+    }
+    tutor.store.save_plan(learner_id, plan)
+    return plan
+
+
+@pytest.fixture
+def client(tmp_path: Path) -> TestClient:
+    return make_client(tmp_path)[0]
+
+
+def test_healthz_and_curriculum(client: TestClient) -> None:
+    assert client.get("/healthz").json() == {"status": "ok"}
+    mods = client.get("/api/curriculum").json()["modules"]
+    assert len(mods) == 11 and sum(len(m["topics"]) for m in mods) == 43
+
+
+@pytest.mark.parametrize(
+    "url,status",
+    [
+        ("/api/search?q=", 400),
+        ("/api/search?q=x&k=0", 422),
+        ("/api/search?q=x&k=51", 422),
+        ("/api/search?q=" + "x" * 2001, 422),
+    ],
+)
+def test_search_bad_input_is_4xx_with_error_shape(client: TestClient, url: str, status: int) -> None:
+    r = client.get(url)
+    assert r.status_code == status and set(r.json()["error"]) == {"code", "message"}
+
+
+def test_search_returns_passages(client: TestClient) -> None:
+    hits = client.get("/api/search", params={"q": "broadcasting", "k": 2}).json()
+    assert len(hits) == 2 and {"topic_id", "title", "source", "text", "score"} <= hits[0].keys()
+
+
+def test_exercises_and_unknown_exercise(client: TestClient) -> None:
+    assert client.get("/api/exercises").json() == [
+        {"id": "pca", "topic_id": "m5.dimensionality-reduction", "title": "Pca"}
+    ]
+    assert "hidden" not in json.dumps(client.get("/api/exercises/pca").json())
+
+
+def test_run_and_code_limits(tmp_path: Path) -> None:
+    client, tutor = make_client(tmp_path, max_code_chars=50)
+    assert client.post("/api/run", json={"code": "print(1)"}).json()["status"] == "ok"
+    assert client.post("/api/run", json={"code": "x" * 51}).status_code == 400
+    assert client.post("/api/run", json={"code": "  "}).status_code == 400
+    assert client.post("/api/run", json={"code": "1", "session_id": "../etc"}).status_code == 422
+    assert client.post("/api/run", json={"code": "1", "timeout_s": -1}).status_code == 422
+
+
+def test_body_size_cap(tmp_path: Path) -> None:
+    client, _ = make_client(tmp_path, max_body_bytes=2_000)
+    r = client.post("/api/run", json={"code": "x" * 5_000})
+    assert r.status_code == 413 and r.json()["error"]["code"] == "too_large"
+
+
+def test_grade_records_the_attempt_for_progress(client: TestClient) -> None:
+    r = client.post("/api/grade", json={"exercise_id": "pca", "code": "wrong", "learner_id": "ada"})
+    assert r.status_code == 200 and r.json()["passed"] is False
+    attempts = client.get("/api/learners/ada/progress").json()["attempts"]
+    assert [a["exercise_id"] for a in attempts] == ["pca"]
+    assert client.post("/api/grade", json={"exercise_id": "pcaa", "code": "x"}).status_code == 404
+    assert (
+        client.post("/api/grade", content=b"{nope", headers={"content-type": "application/json"}).status_code
+        == 400
+    )
+
+
+def test_chat_thread_and_stream(client: TestClient) -> None:
+    out = client.post("/api/chat", json={"learner_id": "ada", "message": "hi"}).json()
+    th = client.get(f"/api/threads/{out['thread_id']}").json()
+    assert any(m["content"] == out["reply"] for m in th["messages"])
+    assert client.get("/api/threads/nope").status_code == 404
+    assert client.post("/api/chat", json={"learner_id": "ada", "message": ""}).status_code == 422
+    assert client.post("/api/chat", json={"learner_id": "a d a", "message": "x"}).status_code == 422
+    with client.stream("POST", "/api/chat/stream", json={"learner_id": "ada", "message": "hello there"}) as r:
+        text = "".join(r.iter_text())
+    events = [line.split(":", 1)[1].strip() for line in text.splitlines() if line.startswith("event:")]
+    assert events[0] == "token" and events[-1] == "done"
+
+
+def test_plan_round_trip(client: TestClient) -> None:
+    assert client.get("/api/learners/ada/plan").status_code == 404
+    made = client.post("/api/learners/ada/plan", json={"hours": 2}).json()
+    assert client.get("/api/learners/ada/plan").json()["items"] == made["items"]
+    assert client.post("/api/learners/ada/plan", json={"hours": 0}).status_code == 422
+
+
+def test_jobs_endpoints(client: TestClient) -> None:
+    assert client.get("/api/jobs").json() == []
+    assert client.post("/api/jobs", json={"kind": "nope", "params": {}}).status_code == 400
+    job = client.post("/api/jobs", json={"kind": "sklearn", "params": {"dataset": "iris"}}).json()
+    assert client.get(f"/api/jobs/{job['job_id']}").json()["status"] == "queued"
+    assert client.post(f"/api/jobs/{job['job_id']}/cancel").json()["status"] == "cancelled"
+    assert client.post(f"/api/jobs/{job['job_id']}/resume").status_code == 400
+    assert client.get("/api/jobs/no-such-job").status_code == 404
+
+
+def test_models_and_switching(client: TestClient) -> None:
+    models = client.get("/api/models").json()
+    assert [m["active"] for m in models] == [True, False]
+    assert client.post("/api/models/active", json={"model_id": "m2"}).json() == {"active": "m2"}
+    assert client.post("/api/models/active", json={"model_id": "zz"}).status_code == 404
+    assert client.get("/v1/models").json()["data"][0]["id"] == "tutor"
+
+
+def test_openai_compatible_chat_plain_and_streaming(client: TestClient) -> None:
+    body = {"model": "tutor", "user": "ada", "messages": [{"role": "user", "content": "What is dropout?"}]}
+    out = client.post("/v1/chat/completions", json=body).json()
+    assert out["choices"][0]["message"]["content"] == "echo: What is dropout?"
+    with client.stream("POST", "/v1/chat/completions", json={**body, "stream": True}) as r:
+        lines = [ln for ln in "".join(r.iter_text()).splitlines() if ln.startswith("data:")]
+    assert lines[-1] == "data: [DONE]"
+    deltas = [json.loads(ln[5:])["choices"][0]["delta"].get("content", "") for ln in lines[:-1]]
+    assert "".join(deltas).strip() == "echo: What is dropout?"
+    assert client.post("/v1/chat/completions", json={"messages": []}).status_code == 422
+    no_user = {"messages": [{"role": "system", "content": "x"}]}
+    assert client.post("/v1/chat/completions", json=no_user).status_code == 400
+
+
+class TestApiKeys:
+    @pytest.fixture
+    def client(self, tmp_path: Path) -> TestClient:
+        return make_client(tmp_path, api_keys="ak:ada,bk:bob,root:admin")[0]
+
+    @staticmethod
+    def h(key: str) -> dict[str, str]:
+        return {"Authorization": f"Bearer {key}"}
+
+    def test_no_key_is_401_but_healthz_is_open(self, client: TestClient) -> None:
+        assert client.get("/healthz").status_code == 200
+        for method, url in [("GET", "/api/curriculum"), ("GET", "/v1/models"), ("POST", "/api/run")]:
+            r = client.request(method, url, json={"code": "1"})
+            assert r.status_code == 401 and r.json()["error"]["code"] == "unauthorized"
+        assert client.get("/api/curriculum", headers=self.h("wrong")).status_code == 401
+
+    def test_learner_key_acts_only_as_its_learner(self, client: TestClient) -> None:
+        ada = self.h("ak")
+        assert client.get("/api/learners/ada/progress", headers=ada).status_code == 200
+        assert client.get("/api/learners/bob/progress", headers=ada).status_code == 403
+        assert (
+            client.post("/api/chat", json={"learner_id": "bob", "message": "x"}, headers=ada).status_code
+            == 403
+        )
+        bob_thread = client.post(
+            "/api/chat", json={"learner_id": "bob", "message": "x"}, headers=self.h("bk")
+        ).json()
+        assert client.get(f"/api/threads/{bob_thread['thread_id']}", headers=ada).status_code == 403
+        assert (
+            client.post(
+                "/api/grade", json={"exercise_id": "pca", "code": "x", "learner_id": "bob"}, headers=ada
+            ).status_code
+            == 403
+        )
+        assert client.post("/api/models/active", json={"model_id": "m2"}, headers=ada).status_code == 403
+
+    def test_learner_keys_see_only_their_jobs(self, client: TestClient) -> None:
+        job = client.post("/api/jobs", json={"kind": "sklearn", "params": {}}, headers=self.h("bk")).json()
+        assert job["learner_id"] == "bob"
+        assert client.get("/api/jobs", headers=self.h("ak")).json() == []
+        assert client.get(f"/api/jobs/{job['job_id']}", headers=self.h("ak")).status_code == 403
+        assert client.post(f"/api/jobs/{job['job_id']}/cancel", headers=self.h("ak")).status_code == 403
+        assert len(client.get("/api/jobs", headers=self.h("root")).json()) == 1
+
+    def test_admin_acts_for_anyone_and_v1_key_decides_the_learner(self, client: TestClient) -> None:
+        assert client.get("/api/learners/bob/progress", headers=self.h("root")).status_code == 200
+        body = {"user": "bob", "messages": [{"role": "user", "content": "hi"}]}
+        out = client.post("/v1/chat/completions", json=body, headers=self.h("ak")).json()
+        assert (
+            client.get(f"/api/threads/{out['tutor']['thread_id']}", headers=self.h("ak")).json()["learner_id"]
+            == "ada"
+        )

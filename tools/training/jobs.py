@@ -1,0 +1,401 @@
+"""JobManager: submit, watch, cancel and resume training jobs; at most N run at once.
+
+A job's state lives in the store (so the API, the CLI and the UI in other processes see it); the
+worker process writes its progress there itself. The manager only starts workers when a slot is
+free, notices when they end, and stops them. Statuses: ``queued``, ``running``, ``succeeded``,
+``failed``, ``cancelled``, and ``interrupted`` (a crash, a kill or a tutor restart stopped it; it
+resumes from its last checkpoint with ``resume``).
+
+Limits: with the local backend, the liveness of another process's worker is judged by its pid,
+so managers sharing one database must run on one machine (use the Ray backend otherwise).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import logging
+import os
+import signal
+import subprocess
+import sys
+import threading
+import time
+import uuid
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any, Protocol
+
+from tools.training.ray_backend import Exit
+from tools.training.registry import ModelRegistry
+from tools.training.spec import validate_job
+
+logger = logging.getLogger(__name__)
+
+REPO_ROOT = Path(__file__).resolve().parents[2]
+ACTIVE = ("queued", "running")
+FINISHED = ("succeeded", "failed", "cancelled", "interrupted")
+RESUMABLE = ("interrupted", "failed", "cancelled")
+STALE_AFTER_S = 30.0  # a "running" row with no worker pid this long after its last update is stale
+
+
+class Runner(Protocol):
+    def start(self, job_id: str, run_dir: Path) -> int | None: ...
+    def owns(self, job_id: str) -> bool: ...
+    def owned(self) -> list[str]: ...
+    def adopt(self, job_id: str, run_dir: Path) -> bool: ...
+    def poll(self, job_id: str) -> Exit | None: ...
+    def signal_stop(self, job_id: str) -> None: ...
+    def force_stop(self, job_id: str) -> None: ...
+    def forget(self, job_id: str) -> None: ...
+
+
+def _is_worker(pid: int | None, run_dir: Path) -> bool:
+    """Whether ``pid`` is a live worker process of this run dir (not a reused pid or a zombie)."""
+    if not pid:
+        return False
+    try:
+        cmd = Path(f"/proc/{pid}/cmdline").read_bytes().split(b"\0")
+    except OSError:
+        return False
+    return b"tools.training.worker" in cmd and str(run_dir).encode() in cmd
+
+
+class LocalRunner:
+    """Workers as child processes, each in its own session so a stop reaches its whole group."""
+
+    def __init__(self, argv: Sequence[str] | None = None) -> None:
+        self.argv = list(argv or [sys.executable, "-m", "tools.training.worker"])
+        self._procs: dict[str, subprocess.Popen[bytes]] = {}
+
+    def start(self, job_id: str, run_dir: Path) -> int | None:
+        env = {**os.environ, "PYTHONUNBUFFERED": "1"}
+        env["PYTHONPATH"] = os.pathsep.join(p for p in (str(REPO_ROOT), env.get("PYTHONPATH", "")) if p)
+        with open(run_dir / "output.log", "ab") as out:
+            proc = subprocess.Popen(
+                [*self.argv, str(run_dir)],
+                cwd=REPO_ROOT,
+                env=env,
+                stdin=subprocess.DEVNULL,
+                stdout=out,
+                stderr=subprocess.STDOUT,
+                start_new_session=True,
+            )
+        self._procs[job_id] = proc
+        return proc.pid
+
+    def owns(self, job_id: str) -> bool:
+        return job_id in self._procs
+
+    def owned(self) -> list[str]:
+        return list(self._procs)
+
+    def adopt(self, job_id: str, run_dir: Path) -> bool:
+        return False  # another process's child cannot be waited for; see JobManager._check_foreign
+
+    def poll(self, job_id: str) -> Exit | None:
+        proc = self._procs[job_id]
+        try:  # look without reaping, so the process group id cannot be reused before the sweep
+            info = os.waitid(os.P_PID, proc.pid, os.WEXITED | os.WNOHANG | os.WNOWAIT)
+        except ChildProcessError:
+            info = None
+        if info is None and proc.returncode is None:
+            return None
+        _killpg(proc.pid, signal.SIGKILL)  # anything the worker left behind in its group
+        code = proc.wait()
+        return Exit(code, f"worker exited with code {code}")
+
+    def signal_stop(self, job_id: str) -> None:
+        _killpg(self._procs[job_id].pid, signal.SIGTERM)
+
+    def force_stop(self, job_id: str) -> None:
+        _killpg(self._procs[job_id].pid, signal.SIGKILL)
+
+    def forget(self, job_id: str) -> None:
+        self._procs.pop(job_id, None)
+
+
+def _killpg(pgid: int, sig: int) -> None:
+    with contextlib.suppress(ProcessLookupError, PermissionError):
+        os.killpg(pgid, sig)
+
+
+class JobManager:
+    """Training jobs of the tutor (see the module docstring)."""
+
+    def __init__(
+        self,
+        store: Any,
+        runs_dir: str | Path,
+        models_dir: str | Path,
+        bundled_models_dir: str | Path,
+        *,
+        backend: str = "local",
+        ray_address: str | None = None,
+        max_concurrent: int = 1,
+        notes_dir: str | Path | None = None,
+        data_roots: Sequence[str | Path] | None = None,
+        stop_grace_s: float = 8.0,
+        poll_s: float = 0.5,
+        runner: Runner | None = None,
+    ) -> None:
+        if max_concurrent < 1:
+            raise ValueError(f"max_concurrent must be >= 1, got {max_concurrent}")
+        self.store = store
+        self.runs_dir = Path(runs_dir)
+        self.runs_dir.mkdir(parents=True, exist_ok=True)
+        self.models_dir = Path(models_dir)
+        self.bundled_models_dir = Path(bundled_models_dir)
+        self.registry = ModelRegistry(store, models_dir, bundled_models_dir)
+        self.notes_dir = Path(notes_dir) if notes_dir else REPO_ROOT / "knowledge" / "notes"
+        self.data_roots = data_roots
+        self.max_concurrent = max_concurrent
+        self.stop_grace_s, self.poll_s = stop_grace_s, poll_s
+        self.backend = backend
+        if runner is not None:
+            self.runner: Runner = runner
+        elif backend == "local":
+            self.runner = LocalRunner()
+        elif backend == "ray":
+            if not ray_address:
+                raise ValueError("jobs backend 'ray' needs a cluster address: set TUTOR_RAY_ADDRESS (http://HOST:8265)")
+            from tools.training.ray_backend import RayRunner
+
+            self.runner = RayRunner(ray_address)
+        else:
+            raise ValueError(f"unknown jobs backend {backend!r}; expected 'local' or 'ray'")
+        self._lock = threading.RLock()
+        self._wake = threading.Event()
+        self._closed = False
+        self._cancelling: set[str] = set()
+        self._recover()
+        self._last_foreign_check = time.monotonic()
+        self._thread = threading.Thread(target=self._loop, name="job-manager", daemon=True)
+        self._thread.start()
+
+    # --- public API ---
+    def submit(self, kind: str, params: dict[str, Any], learner_id: str | None = None) -> dict[str, Any]:
+        """Validate and queue a job (ValueError when refused); returns the job."""
+        if self._closed:
+            raise RuntimeError("the job manager is closed; start a new one")
+        spec = validate_job(
+            kind, params, registry=self.registry, notes_dir=self.notes_dir, data_roots=self.data_roots
+        )
+        job_id = f"{kind}-{uuid.uuid4().hex[:10]}"
+        run_dir = self.runs_dir / job_id
+        run_dir.mkdir(parents=True)
+        plumbing = {
+            "job_id": job_id,
+            "db_url": self.store.engine.url.render_as_string(hide_password=False),
+            "models_dir": str(self.models_dir.resolve()),
+            "bundled_models_dir": str(self.bundled_models_dir.resolve()),
+            "run_dir": str(run_dir.resolve()),
+        }
+        (run_dir / "spec.json").write_text(json.dumps({**spec, **plumbing}, indent=1))
+        self.store.create_job(job_id, kind, spec["params"], learner_id=learner_id)
+        logger.info("job %s queued (%s)", job_id, kind)
+        self._wake.set()
+        return self.get(job_id)
+
+    def get(self, job_id: str) -> dict[str, Any]:
+        job = self.store.get_job(job_id)
+        if job is None:
+            raise LookupError(f"job {job_id!r} not found; `tutor jobs` lists the jobs")
+        return job
+
+    def list(self, learner_id: str | None = None) -> list[dict[str, Any]]:
+        return list(self.store.list_jobs(learner_id))
+
+    def cancel(self, job_id: str) -> dict[str, Any]:
+        """Stop a job (within ``stop_grace_s`` + a few seconds) and mark it cancelled."""
+        job = self.get(job_id)
+        if job["status"] in ("succeeded", "failed", "cancelled"):
+            return job
+        if self.store.transition_job(job_id, ("queued", "interrupted"), "cancelled", error="cancelled"):
+            return self.get(job_id)
+        with self._lock:
+            mine = self.runner.owns(job_id)
+            if mine:
+                self._cancelling.add(job_id)
+        if mine:
+            self._stop([job_id])
+        elif self.backend == "local":
+            self._stop_foreign(job)
+        self.store.transition_job(job_id, ("running", "interrupted"), "cancelled", error="cancelled")
+        logger.info("job %s cancelled", job_id)
+        return self.get(job_id)
+
+    def resume(self, job_id: str) -> dict[str, Any]:
+        """Queue an interrupted (or failed, or cancelled) job again; it continues from its checkpoint."""
+        job = self.get(job_id)
+        if job["status"] not in RESUMABLE:
+            raise ValueError(
+                f"job {job_id} is {job['status']}; only {', '.join(RESUMABLE)} jobs can be resumed"
+            )
+        if not (self.runs_dir / job_id / "spec.json").exists():
+            raise ValueError(f"job {job_id} has no run dir under {self.runs_dir}; submit it again")
+        self.store.transition_job(job_id, RESUMABLE, "queued", error=None, pid=None)
+        logger.info("job %s queued to resume", job_id)
+        self._wake.set()
+        return self.get(job_id)
+
+    def wait(self, job_id: str, timeout_s: float | None = None, poll_s: float = 0.25) -> dict[str, Any]:
+        """Block until the job has finished (or ``timeout_s`` passed); returns the job."""
+        deadline = None if timeout_s is None else time.monotonic() + timeout_s
+        while True:
+            job = self.get(job_id)
+            if job["status"] in FINISHED or (deadline is not None and time.monotonic() >= deadline):
+                return job
+            time.sleep(poll_s)
+
+    def loss_curve(self, job_id: str) -> bytes:
+        """PNG of the job's loss curve so far (live while it runs)."""
+        from tools.training.plots import loss_curve_png
+
+        job = self.get(job_id)
+        return loss_curve_png(job["metrics"].get("history", []), title=f"job {job_id} ({job['status']})")
+
+    def run_dir(self, job_id: str) -> Path:
+        self.get(job_id)
+        return self.runs_dir / job_id
+
+    def close(self) -> None:
+        """Stop the scheduler and the workers it started; their jobs become ``interrupted``."""
+        with self._lock:
+            if self._closed:
+                return
+            self._closed = True
+        self._wake.set()
+        self._thread.join(timeout=10)
+        self._stop(self.runner.owned())
+
+    # --- internals ---
+    def _stop(self, job_ids: list[str]) -> None:
+        """SIGTERM (or Ray stop), wait ``stop_grace_s``, then kill; returns when all are reaped."""
+        for job_id in job_ids:
+            with self._lock:
+                if self.runner.owns(job_id):
+                    self.runner.signal_stop(job_id)
+        deadline = time.monotonic() + self.stop_grace_s
+        forced = False
+        pending = set(job_ids)
+        while pending:
+            for job_id in list(pending):
+                with self._lock:
+                    if not self.runner.owns(job_id):  # reaped by the scheduler thread meanwhile
+                        pending.discard(job_id)
+                        continue
+                    ex = self.runner.poll(job_id)
+                    if ex is not None:
+                        self._finished(job_id, ex)
+                        pending.discard(job_id)
+            if pending and not forced and time.monotonic() > deadline:
+                logger.warning("jobs %s did not stop within %.0f s; killing them", sorted(pending), self.stop_grace_s)
+                for job_id in pending:
+                    self.runner.force_stop(job_id)
+                forced = True
+            if pending:
+                time.sleep(0.1)
+
+    def _stop_foreign(self, job: dict[str, Any]) -> None:
+        """Stop a worker started by another process (e.g. the server, cancelled from the CLI)."""
+        pid, run_dir = job.get("pid"), (self.runs_dir / job["job_id"]).resolve()
+        if not _is_worker(pid, run_dir):
+            return
+        assert pid is not None
+        _killpg(pid, signal.SIGTERM)
+        deadline = time.monotonic() + self.stop_grace_s
+        while _is_worker(pid, run_dir):
+            if time.monotonic() > deadline:
+                _killpg(pid, signal.SIGKILL)
+                deadline = float("inf")
+            time.sleep(0.1)
+
+    def _finished(self, job_id: str, ex: Exit) -> None:
+        """Record how a worker we started ended (called with the lock held)."""
+        self.runner.forget(job_id)
+        if job_id in self._cancelling:
+            self._cancelling.discard(job_id)
+            self.store.transition_job(job_id, ("running", "interrupted"), "cancelled", error="cancelled")
+            return
+        # the worker writes its own final status; still "running" means it died without a word
+        msg = (
+            f"{ex.detail}; the job was interrupted before it finished"
+            " - resume it to continue from its last checkpoint"
+        )
+        if self.store.transition_job(job_id, ("running",), "interrupted", error=msg):
+            logger.warning("job %s: %s", job_id, msg)
+
+    def _recover(self) -> None:
+        """After a restart: re-attach to or mark interrupted the jobs left "running"."""
+        for job in self.store.list_jobs():
+            if job["status"] != "running":
+                continue
+            run_dir = (self.runs_dir / job["job_id"]).resolve()
+            if self.runner.adopt(job["job_id"], run_dir):
+                logger.info("re-attached to job %s", job["job_id"])
+            elif self.backend == "local":
+                self._mark_if_stale(job)
+            else:
+                self.store.transition_job(
+                    job["job_id"], ("running",), "interrupted",
+                    error="the tutor restarted and the cluster no longer knows this job; resume it",
+                )
+
+    def _mark_if_stale(self, job: dict[str, Any]) -> None:
+        run_dir = (self.runs_dir / job["job_id"]).resolve()
+        if self.runner.owns(job["job_id"]) or _is_worker(job.get("pid"), run_dir):
+            return
+        if job.get("pid") is None and _age_s(job["updated"]) < STALE_AFTER_S:
+            return  # another manager has just claimed it and is starting its worker
+        self.store.transition_job(
+            job["job_id"], ("running",), "interrupted",
+            error="its worker is gone (the tutor stopped or crashed while it ran); resume it to continue",
+        )
+
+    def _loop(self) -> None:
+        while not self._closed:
+            try:
+                self._tick()
+            except Exception:  # keep scheduling; a broken database shows up in every request anyway
+                logger.exception("job scheduler tick failed")
+            self._wake.wait(self.poll_s)
+            self._wake.clear()
+
+    def _tick(self) -> None:
+        with self._lock:
+            for job_id in self.runner.owned():
+                ex = self.runner.poll(job_id)
+                if ex is not None:
+                    self._finished(job_id, ex)
+            if self.backend == "local" and time.monotonic() - self._last_foreign_check > 5.0:
+                self._last_foreign_check = time.monotonic()
+                for job in self.store.list_jobs():
+                    if job["status"] == "running":
+                        self._mark_if_stale(job)
+            if self._closed:
+                return
+            jobs = self.store.list_jobs()
+            free = self.max_concurrent - sum(j["status"] == "running" for j in jobs)
+            queued = sorted((j for j in jobs if j["status"] == "queued"), key=lambda j: (j["created"], j["job_id"]))
+            for job in queued[: max(free, 0)]:
+                self._start(job["job_id"])
+
+    def _start(self, job_id: str) -> None:
+        if not self.store.transition_job(job_id, ("queued",), "running"):
+            return  # another manager took it
+        run_dir = (self.runs_dir / job_id).resolve()
+        try:
+            pid = self.runner.start(job_id, run_dir)
+        except Exception as e:
+            logger.exception("could not start job %s", job_id)
+            self.store.update_job(job_id, status="failed", error=f"could not start its worker: {e}")
+            return
+        self.store.update_job(job_id, pid=pid)
+        logger.info("job %s started (pid %s)", job_id, pid)
+
+
+def _age_s(iso: str) -> float:
+    from datetime import UTC, datetime
+
+    return (datetime.now(UTC) - datetime.fromisoformat(iso)).total_seconds()

@@ -1,0 +1,184 @@
+"""The process that runs one job: ``python -m tools.training.worker <run_dir>``.
+
+It reads ``<run_dir>/spec.json`` (written by the JobManager), writes progress, metrics, a log
+tail and the final status to the store (``Store(db_url)``; SQLite in WAL mode takes a writer
+process next to the web process), and logs to ``<run_dir>/worker.log``.
+
+Stopping: SIGTERM or SIGINT (a cancel, a tutor shutdown, ``ray job stop``) or the parent process
+going away (a crashed tutor) make the job stop at the next step, leave a checkpoint, and end with
+status ``interrupted``; the manager turns that into ``cancelled`` when it was a cancel. A run dir
+with a checkpoint is always resumed from it, so ``JobManager.resume`` only has to start this again.
+
+Exit codes: 0 succeeded, 3 stopped (interrupted), 1 failed.
+"""
+
+from __future__ import annotations
+
+import argparse
+import collections
+import json
+import logging
+import os
+import signal
+import sys
+import threading
+import time
+import traceback
+from pathlib import Path
+from typing import Any
+
+logger = logging.getLogger("tools.training.worker")
+
+EXIT_OK, EXIT_FAILED, EXIT_STOPPED = 0, 1, 3
+WRITE_EVERY_S = 1.0  # progress writes to the store at most this often (evaluations always)
+
+
+class _Tail(logging.Handler):
+    """Keeps the last lines of the log for the job's ``logs_tail``."""
+
+    def __init__(self, lines: int = 40) -> None:
+        super().__init__()
+        self.lines: collections.deque[str] = collections.deque(maxlen=lines)
+
+    def emit(self, record: logging.LogRecord) -> None:
+        self.lines.append(self.format(record))
+
+    def text(self) -> str:
+        return "\n".join(self.lines)
+
+
+class Worker:
+    def __init__(self, run_dir: Path) -> None:
+        from curriculum.store import Store
+        from tools.training.registry import ModelRegistry
+
+        self.run_dir = run_dir
+        self.job: dict[str, Any] = json.loads((run_dir / "spec.json").read_text())
+        self.job_id = self.job["job_id"]
+        self.store = Store(self.job["db_url"])
+        self.registry = ModelRegistry(self.store, self.job["models_dir"], self.job["bundled_models_dir"])
+        self.stop = threading.Event()
+        self.stop_reason = ""
+        self.tail = _Tail()
+        self._last_write = 0.0
+        row = self.store.get_job(self.job_id) or {}
+        self.history: list[dict[str, Any]] = list((row.get("metrics") or {}).get("history") or [])
+        self.metrics: dict[str, Any] = {}
+
+    # --- stopping ---
+    def request_stop(self, reason: str) -> None:
+        if not self.stop.is_set():
+            self.stop_reason = reason
+            logger.info("stopping: %s", reason)
+            self.stop.set()
+
+    def watch_parent(self) -> None:
+        parent = os.getppid()
+
+        def loop() -> None:
+            while not self.stop.wait(0.5):
+                if os.getppid() != parent:
+                    self.request_stop("the process that started this job exited")
+                    return
+
+        threading.Thread(target=loop, daemon=True, name="parent-watch").start()
+
+    # --- progress ---
+    def on_progress(self, event: dict[str, Any]) -> None:
+        """Called by the job kind: gpt gives one history record, sklearn the whole metrics."""
+        if "metrics" in event:  # sklearn: fold results so far
+            self.metrics = event["metrics"]
+            self.history = list(self.metrics.get("history", []))
+        else:
+            record = {k: v for k, v in event.items() if k != "progress" and v is not None}
+            # after a resume, steps redone since the checkpoint replace the ones logged before
+            self.history = [h for h in self.history if h["step"] < record["step"]] + [record]
+            self.metrics = {"history": self.history, "step": record["step"], "loss": record.get("loss")}
+            for key in ("val_loss", "tokens_per_s"):
+                last = next((h[key] for h in reversed(self.history) if key in h), None)
+                if last is not None:
+                    self.metrics[key] = last
+        now = time.monotonic()
+        if now - self._last_write >= WRITE_EVERY_S or "val_loss" in event or event.get("progress", 0) >= 1:
+            self._last_write = now
+            self.store.update_job(
+                self.job_id, progress=float(event.get("progress", 0.0)), metrics=self.metrics, logs_tail=self.tail.text()
+            )
+
+    # --- the run ---
+    def run(self) -> int:
+        started = time.perf_counter()
+        kind = self.job["kind"]
+        logger.info("job %s (%s) starting in %s", self.job_id, kind, self.run_dir)
+        try:
+            if kind == "sklearn":
+                from tools.training.sklearn_job import run_sklearn
+
+                result = run_sklearn(
+                    self.job["resolved"], self.run_dir, on_progress=self.on_progress, should_stop=self.stop.is_set
+                )
+                result["model_id"] = None
+            elif kind == "gpt":
+                from tools.training.gpt_job import run_gpt
+
+                result = run_gpt(
+                    self.job, self.run_dir, self.registry, on_progress=self.on_progress, should_stop=self.stop.is_set
+                )
+            else:
+                raise ValueError(f"unknown job kind {kind!r}")
+        except Exception as e:  # the job's failure is data for the learner, not a crash of the tutor
+            logger.error("job %s failed:\n%s", self.job_id, traceback.format_exc())
+            self.store.update_job(
+                self.job_id, status="failed", error=f"{type(e).__name__}: {e}", logs_tail=self.tail.text()
+            )
+            return EXIT_FAILED
+        metrics = {**result["metrics"], "wall_s": round(time.perf_counter() - started, 2)}
+        if result["stopped"]:
+            self.store.update_job(
+                self.job_id,
+                status="interrupted",
+                metrics=metrics,
+                error=f"stopped: {self.stop_reason}; resume the job to continue from its last checkpoint",
+                logs_tail=self.tail.text(),
+            )
+            return EXIT_STOPPED
+        logger.info("job %s succeeded in %.1f s", self.job_id, metrics["wall_s"])
+        self.store.update_job(
+            self.job_id,
+            status="succeeded",
+            progress=1.0,
+            metrics=metrics,
+            artifacts=result["artifacts"],
+            model_id=result["model_id"],
+            error=None,
+            logs_tail=self.tail.text(),
+        )
+        return EXIT_OK
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description="Run one training job from its run dir.")
+    parser.add_argument("run_dir", type=Path)
+    parser.add_argument("--no-watch-parent", action="store_true", help="keep running if the parent exits")
+    args = parser.parse_args(argv)
+    run_dir: Path = args.run_dir.resolve()
+    fmt = logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s")
+    handlers: list[logging.Handler] = [logging.FileHandler(run_dir / "worker.log"), logging.StreamHandler(sys.stderr)]
+    for h in handlers:
+        h.setFormatter(fmt)
+    logging.basicConfig(level=logging.INFO, handlers=handlers, force=True)
+    worker = Worker(run_dir)
+    worker.tail.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(message)s"))
+    logging.getLogger().addHandler(worker.tail)
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(sig, lambda signum, _f: worker.request_stop(f"signal {signal.Signals(signum).name}"))
+    if not args.no_watch_parent:
+        worker.watch_parent()
+    try:
+        return worker.run()
+    finally:
+        worker.store.close()
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,113 @@
+"""The chat format of our GPT, shared by the training recipe and the local backend.
+
+A conversation is rendered as special-token-delimited turns::
+
+    <|system|>You plan lessons...<|end|>
+    <|user|>hours: 2 ...<|end|>
+    <|assistant|>m1.numpy study 45
+    ...<|end|>
+
+The same format is saved as the tokenizer's Jinja ``chat_template``, so the local backend renders
+our model's prompts and a Qwen/Llama model's prompts the same way (``apply_chat_template``).
+
+The task prompts (plan / explain / hint) are also here: the recipe writes training examples
+with them and ``tasks.py`` asks with them, so the two can never drift apart. They are plain
+English so a larger model understands them without fine-tuning.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from collections.abc import Iterable, Mapping, Sequence
+from typing import Any
+
+SYSTEM, USER, ASSISTANT, END = "<|system|>", "<|user|>", "<|assistant|>", "<|end|>"
+SPECIAL_TOKENS = [SYSTEM, USER, ASSISTANT, END]
+ROLE_TOKEN = {"system": SYSTEM, "user": USER, "human": USER, "assistant": ASSISTANT, "ai": ASSISTANT}
+
+# Jinja twin of ``render`` below (tested to give identical text).
+CHAT_TEMPLATE = (
+    "{% for m in messages %}"
+    "{% if m['role'] == 'system' %}<|system|>"
+    "{% elif m['role'] == 'assistant' %}<|assistant|>"
+    "{% else %}<|user|>{% endif %}"
+    "{{ m['content'] }}<|end|>\n"
+    "{% endfor %}"
+    "{% if add_generation_prompt %}<|assistant|>{% endif %}"
+)
+
+PLAN_SYSTEM = "You plan lessons. Reply with one line per item: topic_id activity minutes."
+EXPLAIN_SYSTEM = "Answer the question only from the numbered passages, citing them like [1]."
+HINT_SYSTEM = "Give a short hint for the failing test. Never write the solution code."
+
+# one plan line: "m1.numpy study 45"
+PLAN_LINE = re.compile(r"^\s*([a-z0-9][a-z0-9.\-]*)\s+([a-z]+)\s+(\d+)\s*$")
+MAX_PASSAGE_CHARS = 320
+
+
+def render(messages: Sequence[Mapping[str, str]], add_generation_prompt: bool = True) -> str:
+    """Python twin of CHAT_TEMPLATE: ``[{"role", "content"}]`` -> prompt text."""
+    out = [f"{ROLE_TOKEN.get(m['role'], USER)}{m['content']}{END}\n" for m in messages]
+    if add_generation_prompt:
+        out.append(ASSISTANT)
+    return "".join(out)
+
+
+def _num(x: float) -> str:
+    return f"{x:g}"
+
+
+def plan_prompt(
+    mastery: Mapping[str, float], hours: float, goal_topics: Iterable[str] = (), due: Iterable[str] = ()
+) -> str:
+    """Learner state as the plan task's user turn; topics not listed have mastery 0."""
+    # floor to one decimal: the planner's thresholds (0.3, 0.8) are one-decimal numbers, so a
+    # floored value is on the same side of each threshold as the exact one
+    shown = {t: math.floor(float(p) * 10 + 1e-9) / 10 for t, p in mastery.items()}
+    known = " ".join(f"{t}={shown[t]:.1f}" for t in sorted(shown) if shown[t] > 0)
+    return (
+        f"hours: {_num(hours)}\n"
+        f"goal: {' '.join(goal_topics) or '-'}\n"
+        f"due: {' '.join(due) or '-'}\n"
+        f"mastery: {known or '-'}"
+    )
+
+
+def format_plan(items: Iterable[Mapping[str, Any]]) -> str:
+    return "\n".join(f"{i['topic_id']} {i['activity']} {int(i['minutes'])}" for i in items)
+
+
+def parse_plan(text: str) -> list[dict[str, Any]]:
+    """Plan lines -> items; lines that do not parse are skipped (validation reports what is missing)."""
+    items = []
+    for line in text.splitlines():
+        m = PLAN_LINE.match(line)
+        if m:
+            items.append({"topic_id": m.group(1), "activity": m.group(2), "minutes": int(m.group(3))})
+    return items
+
+
+def trim_passage(text: str, limit: int = MAX_PASSAGE_CHARS) -> str:
+    """First sentences of a passage up to ``limit`` chars (a small model has a short context)."""
+    text = " ".join(text.split())
+    if len(text) <= limit:
+        return text
+    cut = text[:limit]
+    end = max(cut.rfind(". "), cut.rfind("? "), cut.rfind("! "))
+    return cut[: end + 1] if end > limit // 3 else cut.rsplit(" ", 1)[0]
+
+
+def explain_prompt(question: str, passages: Sequence[str]) -> str:
+    lines = [f"question: {' '.join(question.split())}"]
+    lines += [f"[{n}] {trim_passage(p)}" for n, p in enumerate(passages, 1)]
+    return "\n".join(lines)
+
+
+def hint_prompt(title: str, statement: str, failing: Sequence[Mapping[str, str]], wants_solution: bool = False) -> str:
+    lines = [f"exercise: {title}", f"task: {trim_passage(statement, 240)}"]
+    for t in failing[:2]:
+        lines.append(f"failing: {t.get('name', '?')}: {trim_passage(str(t.get('message', '')), 160)}")
+    if wants_solution:
+        lines.append("request: give me the full solution")
+    return "\n".join(lines)
