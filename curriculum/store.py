@@ -124,6 +124,14 @@ kv = Table("kv", metadata, Column("key", String(128), primary_key=True), Column(
 JOB_FIELDS = {"status", "progress", "metrics", "error", "model_id", "artifacts", "logs_tail", "pid"}
 
 
+def sqlalchemy_url(url: str) -> str:
+    """``postgres://`` and ``postgresql://`` URLs (as libpq writes them) use the psycopg 3 driver."""
+    for prefix in ("postgres://", "postgresql://"):
+        if url.startswith(prefix):
+            return "postgresql+psycopg://" + url[len(prefix) :]
+    return url
+
+
 def now_iso() -> str:
     return datetime.now(UTC).isoformat(timespec="seconds")
 
@@ -140,8 +148,8 @@ class Store:
     """Persistence of everything the tutor knows about learners and its own work."""
 
     def __init__(self, url: str) -> None:
-        self.url = url
-        self.engine: Engine = create_engine(url, future=True, pool_pre_ping=True)
+        self.url = sqlalchemy_url(url)
+        self.engine: Engine = create_engine(self.url, future=True, pool_pre_ping=True)
         if self.engine.dialect.name == "sqlite":
             event.listen(self.engine, "connect", _sqlite_pragmas)
         self._migrate()

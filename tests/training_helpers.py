@@ -46,6 +46,18 @@ def make_tiny_model(out_dir: Path, n_layer: int = 1, n_head: int = 2, n_embd: in
     return out_dir
 
 
+def fake_model_dir(out_dir: Path, n_layer: int = 1, n_head: int = 2, n_embd: int = 16, positions: int = 32) -> Path:
+    """Only the files the registry and the spec read (config.json, tokenizer.json): no torch needed."""
+    import json
+
+    out_dir.mkdir(parents=True, exist_ok=True)
+    cfg = {"model_type": "gpt2", "n_layer": n_layer, "n_head": n_head, "n_embd": n_embd, "n_positions": positions,
+           "vocab_size": 60}
+    (out_dir / "config.json").write_text(json.dumps(cfg))
+    (out_dir / "tokenizer.json").write_text(json.dumps({"model": {"type": "WordLevel"}}))
+    return out_dir
+
+
 def wait_until(cond: Any, timeout_s: float, every_s: float = 0.05) -> Any:
     """Poll ``cond()`` until it returns something truthy; fails the test on timeout."""
     deadline = time.monotonic() + timeout_s

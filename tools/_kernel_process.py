@@ -114,7 +114,7 @@ class SandboxedKernel:
         assert self.client is not None
         while True:
             try:
-                self.client.iopub_channel.get_msg(timeout=0.01)
+                self.client.iopub_channel.get_msg(timeout=0)
             except Empty:
                 return
 
@@ -207,7 +207,11 @@ class SandboxedKernel:
                 break
             if msg["parent_header"].get("msg_id") == msg_id:
                 break
-        self.client.control_channel.get_msgs()  # interrupt replies
+        while True:  # interrupt replies (get_msgs() would block: it polls without a timeout)
+            try:
+                self.client.control_channel.get_msg(timeout=0)
+            except Empty:
+                return
 
 
 def describe_exit(returncode: int | None) -> str:

@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 from curriculum.store import Store
-from tests.training_helpers import make_tiny_model
+from tests.training_helpers import fake_model_dir
 from tools.training.registry import BUNDLED_ID, ModelFilesMissing, ModelRegistry
 
 
@@ -27,7 +27,7 @@ def test_bundled_model_listed_even_before_it_is_built(store: Store, tmp_path: Pa
 
 
 def test_bundled_model_shape_read_from_its_config(store: Store, tmp_path: Path) -> None:
-    make_tiny_model(tmp_path / "bundled" / BUNDLED_ID, n_layer=2, n_embd=32)
+    fake_model_dir(tmp_path / "bundled" / BUNDLED_ID, n_layer=2, n_embd=32)
     reg = ModelRegistry(store, tmp_path / "models", tmp_path / "bundled")
     bundled = reg.get(BUNDLED_ID)
     assert bundled["available"] is True and bundled["created"] is not None
@@ -36,7 +36,7 @@ def test_bundled_model_shape_read_from_its_config(store: Store, tmp_path: Path) 
 
 def test_register_list_and_switch(store: Store, tmp_path: Path) -> None:
     reg = ModelRegistry(store, tmp_path / "models", tmp_path / "bundled")
-    path = make_tiny_model(reg.model_dir_for("gpt-abc"))
+    path = fake_model_dir(reg.model_dir_for("gpt-abc"))
     model = reg.register("gpt-abc", path, base="tutor-gpt", data={"kind": "topics", "topics": ["m8.gpt"]},
                          params={"max_steps": 10}, metrics={"val_loss": 3.2})
     assert model["available"] is True and model["active"] is False
@@ -51,7 +51,7 @@ def test_register_list_and_switch(store: Store, tmp_path: Path) -> None:
 
 def test_unknown_and_reserved_ids(store: Store, tmp_path: Path) -> None:
     reg = ModelRegistry(store, tmp_path / "models", tmp_path / "bundled")
-    path = make_tiny_model(tmp_path / "m")
+    path = fake_model_dir(tmp_path / "m")
     reg.register("gpt-abc", path, base=None, data=None, params={}, metrics={})
     with pytest.raises(LookupError, match="did you mean 'gpt-abc'"):
         reg.set_active("gpt-abd")

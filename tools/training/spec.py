@@ -146,8 +146,8 @@ def read_notes(notes_dir: str | Path) -> list[dict[str, Any]]:
 def _data(data: str | list[str], notes_dir: Path | None, roots: Sequence[str | Path] | None) -> dict[str, Any]:
     if isinstance(data, str) and data != "notes":
         path = Path(data).expanduser()
-        if path.suffix or "/" in data or path.exists():
-            return _data_file(path, roots)
+        if path.is_file() or "/" in data or path.suffix.lower() in (".txt", ".md", ".text"):
+            return _data_file(path, roots)  # a path (also one that does not exist: a clear error there)
     if notes_dir is None or not Path(notes_dir).is_dir():
         raise ValueError(f"data {data!r} needs the course notes, but the notes dir {notes_dir} does not exist")
     notes = read_notes(notes_dir)
