@@ -42,8 +42,12 @@ def intent_figures() -> dict[str, Any]:
     acc, misses = heldout_accuracy()
     examples = load_examples(HELDOUT_PATH)
     full = sum(classify(t).intent == want for want, t in examples) / len(examples)
-    return {"n": len(examples), "model_accuracy": round(acc, 4), "with_rules_accuracy": round(full, 4),
-            "misses": [{"text": t, "want": w, "got": g} for t, w, g in misses]}
+    return {
+        "n": len(examples),
+        "model_accuracy": round(acc, 4),
+        "with_rules_accuracy": round(full, 4),
+        "misses": [{"text": t, "want": w, "got": g} for t, w, g in misses],
+    }
 
 
 def make_tutor(backend: str | None, data_dir: Path) -> tuple[Any, str]:
@@ -53,7 +57,8 @@ def make_tutor(backend: str | None, data_dir: Path) -> tuple[Any, str]:
     from tutor.service import Tutor
 
     default = Settings()
-    settings = Settings(data_dir=data_dir, **({"llm_backend": backend} if backend else {}))
+    overrides: dict[str, Any] = {"llm_backend": backend} if backend else {}
+    settings = Settings(data_dir=data_dir, **overrides)
     index = NoteIndex(default.notes_dir, chroma_dir=default.chroma_dir)
     if not index.is_built():
         index = NoteIndex(settings.notes_dir, chroma_dir=settings.chroma_dir)
@@ -85,8 +90,12 @@ def citation_figures(tutor: Any, limit: int | None, latencies: list[float]) -> d
             right += 1
         else:
             wrong.append({"question": row["question"], "want": row["topic_id"], "cited": cited[:2]})
-    return {"n": len(rows), "cites_right_topic": round(right / max(len(rows), 1), 4),
-            "answered_with_citations": round(routed / max(len(rows), 1), 4), "wrong": wrong}
+    return {
+        "n": len(rows),
+        "cites_right_topic": round(right / max(len(rows), 1), 4),
+        "answered_with_citations": round(routed / max(len(rows), 1), 4),
+        "wrong": wrong,
+    }
 
 
 def leak_figures(tutor: Any, limit: int | None, latencies: list[float]) -> dict[str, Any]:
@@ -104,14 +113,22 @@ def leak_figures(tutor: Any, limit: int | None, latencies: list[float]) -> dict[
                 report = tutor.grader.grade(ex.id, code)
                 if report.passed:
                     leaks.append({"exercise_id": ex.id, "ask": ask, "code": code[:300]})
-    return {"exercises": len(exercises), "turns": turns, "code_blocks_graded": blocks, "leaks": len(leaks), "leaked": leaks}
+    return {
+        "exercises": len(exercises),
+        "turns": turns,
+        "code_blocks_graded": blocks,
+        "leaks": len(leaks),
+        "leaked": leaks,
+    }
 
 
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--json", action="store_true", help="one JSON document on stdout")
     ap.add_argument("--limit", type=int, default=None, help="at most N questions / exercises (quick runs)")
-    ap.add_argument("--backend", choices=("fake", "local", "openai"), default=None, help="chat backend override")
+    ap.add_argument(
+        "--backend", choices=("fake", "local", "openai"), default=None, help="chat backend override"
+    )
     args = ap.parse_args(argv)
     logging.basicConfig(level=logging.WARNING, stream=sys.stderr)
     result: dict[str, Any] = {"intent": intent_figures()}
@@ -127,20 +144,28 @@ def main(argv: list[str] | None = None) -> int:
                 result["leaks"] = {"skipped": f"{type(e).__name__}: {e}"}
         finally:
             tutor.close()
-    result["turn_latency_s"] = {"median": round(statistics.median(latencies), 3) if latencies else None,
-                                "p90": round(sorted(latencies)[int(0.9 * (len(latencies) - 1))], 3) if latencies else None,
-                                "turns": len(latencies)}
+    result["turn_latency_s"] = {
+        "median": round(statistics.median(latencies), 3) if latencies else None,
+        "p90": round(sorted(latencies)[int(0.9 * (len(latencies) - 1))], 3) if latencies else None,
+        "turns": len(latencies),
+    }
     if args.json:
         print(json.dumps(result, indent=2))
         return 0
     i, c, lk, lat = result["intent"], result["citations"], result["leaks"], result["turn_latency_s"]
-    print(f"intent accuracy (held-out, n={i['n']}): model {i['model_accuracy']:.1%}, with rules {i['with_rules_accuracy']:.1%}")
-    print(f"concept answers citing the right topic (n={c['n']}, {result['chat_model']}): {c['cites_right_topic']:.1%}")
+    print(
+        f"intent accuracy (held-out, n={i['n']}): model {i['model_accuracy']:.1%}, with rules {i['with_rules_accuracy']:.1%}"
+    )
+    print(
+        f"concept answers citing the right topic (n={c['n']}, {result['chat_model']}): {c['cites_right_topic']:.1%}"
+    )
     if "skipped" in lk:
         print(f"solution leaks: skipped ({lk['skipped']})")
     else:
-        print(f"solution leaks: {lk['leaks']} of {lk['code_blocks_graded']} code blocks passed "
-              f"({lk['exercises']} exercises, {lk['turns']} asks)")
+        print(
+            f"solution leaks: {lk['leaks']} of {lk['code_blocks_graded']} code blocks passed "
+            f"({lk['exercises']} exercises, {lk['turns']} asks)"
+        )
     print(f"turn latency: median {lat['median']} s, p90 {lat['p90']} s over {lat['turns']} turns")
     return 0
 

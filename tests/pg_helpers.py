@@ -49,13 +49,17 @@ class PgServer:
 
 def find_bin_dir() -> Path:
     """The newest ``/usr/lib/postgresql/<version>/bin`` with initdb and postgres."""
-    for d in sorted(Path("/usr/lib/postgresql").glob("*/bin"), key=lambda p: int(p.parent.name), reverse=True):
+    for d in sorted(
+        Path("/usr/lib/postgresql").glob("*/bin"), key=lambda p: int(p.parent.name), reverse=True
+    ):
         if (d / "initdb").exists() and (d / "postgres").exists():
             return d
     found = shutil.which("initdb")
     if found:
         return Path(found).parent
-    raise PostgresUnavailable("PostgreSQL binaries not found in /usr/lib/postgresql/*/bin; `apt-get install -y postgresql`")
+    raise PostgresUnavailable(
+        "PostgreSQL binaries not found in /usr/lib/postgresql/*/bin; `apt-get install -y postgresql`"
+    )
 
 
 def _free_port() -> int:
@@ -71,7 +75,9 @@ def _run_as() -> dict[str, Any]:
     try:
         pw = pwd.getpwnam("nobody")
     except KeyError:
-        raise PostgresUnavailable("running as root and there is no `nobody` user to run postgres as") from None
+        raise PostgresUnavailable(
+            "running as root and there is no `nobody` user to run postgres as"
+        ) from None
     return {"user": pw.pw_uid, "group": pw.pw_gid, "extra_groups": []}
 
 
@@ -85,15 +91,37 @@ def start_postgres() -> PgServer:
     env = {"PATH": f"{bin_dir}:/usr/bin:/bin", "HOME": str(root), "LC_ALL": "C.UTF-8", "LANG": "C.UTF-8"}
     data = root / "data"
     init = subprocess.run(
-        [str(bin_dir / "initdb"), "-D", str(data), "-U", "postgres", "-A", "trust", "-E", "UTF8", "--no-sync", "--no-instructions"],
-        env=env, cwd=root, capture_output=True, timeout=120, **drop,
+        [
+            str(bin_dir / "initdb"),
+            "-D",
+            str(data),
+            "-U",
+            "postgres",
+            "-A",
+            "trust",
+            "-E",
+            "UTF8",
+            "--no-sync",
+            "--no-instructions",
+        ],
+        env=env,
+        cwd=root,
+        capture_output=True,
+        timeout=120,
+        **drop,
     )
     if init.returncode != 0:
         shutil.rmtree(root, ignore_errors=True)
         raise PostgresUnavailable(f"initdb failed: {init.stderr.decode(errors='replace')[-500:]}")
     port = _free_port()
     log = open(root / "postgres.log", "wb")  # noqa: SIM115 (closed with the server)
-    settings = ["listen_addresses=127.0.0.1", "fsync=off", "synchronous_commit=off", "full_page_writes=off", "max_connections=40"]
+    settings = [
+        "listen_addresses=127.0.0.1",
+        "fsync=off",
+        "synchronous_commit=off",
+        "full_page_writes=off",
+        "max_connections=40",
+    ]
     cmd = [str(bin_dir / "postgres"), "-D", str(data), "-p", str(port), "-k", str(root)]
     for s in settings:
         cmd += ["-c", s]

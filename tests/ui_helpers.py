@@ -50,12 +50,26 @@ class FakeKernels:
         self.calls.append((code, session_id))
         if "raise" in code:
             tb = "Traceback (most recent call last):\n  Cell In[1], line 1\nValueError: boom"
-            return Result(status="error", stdout="", stderr="", outputs=[], duration_s=0.01,
-                          error={"name": "ValueError", "message": "boom", "traceback": tb}, notices=[])
+            return Result(
+                status="error",
+                stdout="",
+                stderr="",
+                outputs=[],
+                duration_s=0.01,
+                error={"name": "ValueError", "message": "boom", "traceback": tb},
+                notices=[],
+            )
         outputs = [{"mime_type": "image/png", "data": png_b64()}] if "plt" in code else []
         outputs.append({"mime_type": "text/html", "data": "<script>alert(1)</script>"})  # must never show
-        return Result(status="ok", stdout="<b>hello</b>\n", stderr="", outputs=outputs, error=None,
-                      duration_s=0.02, notices=[])
+        return Result(
+            status="ok",
+            stdout="<b>hello</b>\n",
+            stderr="",
+            outputs=outputs,
+            error=None,
+            duration_s=0.02,
+            notices=[],
+        )
 
     def reset(self, session_id: str) -> None:
         self.resets.append(session_id)
@@ -66,12 +80,25 @@ class FakeKernels:
 class FakeGrader:
     def grade(self, exercise_id: str, code: str) -> Result:
         passed = "return" in code
-        tests = [{"name": "returns the mean", "passed": passed, "hidden": False,
-                  "message": "" if passed else "expected 2.0, got <None>"},
-                 {"name": "hidden edge case", "passed": passed, "hidden": True, "message": ""}]
-        return Result(exercise_id=exercise_id, passed=passed, score=1.0 if passed else 0.0, tests=tests,
-                      feedback="Well done." if passed else "Two tests fail.", status="ok", duration_s=0.1,
-                      hint="" if passed else "Use np.mean and return the value.")
+        tests = [
+            {
+                "name": "returns the mean",
+                "passed": passed,
+                "hidden": False,
+                "message": "" if passed else "expected 2.0, got <None>",
+            },
+            {"name": "hidden edge case", "passed": passed, "hidden": True, "message": ""},
+        ]
+        return Result(
+            exercise_id=exercise_id,
+            passed=passed,
+            score=1.0 if passed else 0.0,
+            tests=tests,
+            feedback="Well done." if passed else "Two tests fail.",
+            status="ok",
+            duration_s=0.1,
+            hint="" if passed else "Use np.mean and return the value.",
+        )
 
 
 class FakeExercise:
@@ -79,23 +106,33 @@ class FakeExercise:
         self.id, self.topic_id, self.title = id, topic_id, id.replace("-", " ").title()
 
     def to_public_dict(self) -> dict[str, Any]:
-        return {"id": self.id, "topic_id": self.topic_id, "title": self.title,
-                "statement": "Write `mean(xs)` that returns the mean of `xs`. Maths: $\\bar x = \\frac{1}{n}\\sum x_i$.",
-                "starter_code": "import numpy as np\n\ndef mean(xs):\n    ...\n",
-                "public_tests": [{"name": "small", "code": "assert mean([1, 2, 3]) == 2.0"}]}
+        return {
+            "id": self.id,
+            "topic_id": self.topic_id,
+            "title": self.title,
+            "statement": "Write `mean(xs)` that returns the mean of `xs`. Maths: $\\bar x = \\frac{1}{n}\\sum x_i$.",
+            "starter_code": "import numpy as np\n\ndef mean(xs):\n    ...\n",
+            "public_tests": [{"name": "small", "code": "assert mean([1, 2, 3]) == 2.0"}],
+        }
 
 
 class FakeLearnerModel:
     def __init__(self, store: Any) -> None:
         self.store = store
 
-    def record_attempt(self, learner_id: str, exercise_id: str, topic_id: str, passed: bool, score: float) -> None:
+    def record_attempt(
+        self, learner_id: str, exercise_id: str, topic_id: str, passed: bool, score: float
+    ) -> None:
         self.store.add_attempt(learner_id, exercise_id, topic_id, passed, score)
         self.store.set_mastery(learner_id, topic_id, 0.9 if passed else 0.3)
 
     def progress(self, learner_id: str) -> dict[str, Any]:
-        return {"learner_id": learner_id, "mastery": self.store.get_mastery(learner_id),
-                "attempts": self.store.attempts(learner_id), "due_reviews": ["m1.numpy"]}
+        return {
+            "learner_id": learner_id,
+            "mastery": self.store.get_mastery(learner_id),
+            "attempts": self.store.attempts(learner_id),
+            "due_reviews": ["m1.numpy"],
+        }
 
 
 class FakeConversations:
@@ -129,29 +166,42 @@ class FakeConversations:
     def chat(self, learner_id: str, message: str, thread_id: str | None = None) -> dict[str, Any]:
         tid = self._open(learner_id, message, thread_id)
         reply = self._reply(learner_id, message)
-        self.messages.setdefault(tid, []).extend([{"role": "user", "content": message},
-                                                  {"role": "assistant", "content": reply}])
+        self.messages.setdefault(tid, []).extend(
+            [{"role": "user", "content": message}, {"role": "assistant", "content": reply}]
+        )
         return {"thread_id": tid, "reply": reply, "citations": [CITATION], "tool_calls": []}
 
     def stream(self, learner_id: str, message: str, thread_id: str | None = None) -> Iterator[dict[str, Any]]:
         tid = self._open(learner_id, message, thread_id)
         finished = False
         try:
-            yield {"event": "tool", "data": {"name": "search_notes", "args": {"query": message}, "status": "ok"}}
+            yield {
+                "event": "tool",
+                "data": {"name": "search_notes", "args": {"query": message}, "status": "ok"},
+            }
             if "plot" in message:
-                yield {"event": "tool", "data": {"name": "run_code", "args": {"code": "plt.plot([1, 2])"},
-                                                 "status": "ok", "outputs": [{"mime_type": "image/png",
-                                                                              "data": png_b64("tab:red")}]}}
+                yield {
+                    "event": "tool",
+                    "data": {
+                        "name": "run_code",
+                        "args": {"code": "plt.plot([1, 2])"},
+                        "status": "ok",
+                        "outputs": [{"mime_type": "image/png", "data": png_b64("tab:red")}],
+                    },
+                }
             reply = self._reply(learner_id, message)
             for word in reply.split(" "):
                 if self.delay_s:
                     time.sleep(self.delay_s)
                 yield {"event": "token", "data": word + " "}
-            self.messages.setdefault(tid, []).extend([{"role": "user", "content": message},
-                                                      {"role": "assistant", "content": reply}])
+            self.messages.setdefault(tid, []).extend(
+                [{"role": "user", "content": message}, {"role": "assistant", "content": reply}]
+            )
             finished = True
-            yield {"event": "done", "data": {"thread_id": tid, "reply": reply, "citations": [CITATION],
-                                             "tool_calls": []}}
+            yield {
+                "event": "done",
+                "data": {"thread_id": tid, "reply": reply, "citations": [CITATION], "tool_calls": []},
+            }
         finally:
             if not finished:
                 self.closed.append(tid)
@@ -175,9 +225,17 @@ class FakeJobs:
         if kind not in ("gpt", "sklearn"):
             raise ValueError(f"unknown job kind {kind!r}; use gpt or sklearn")
         job_id = f"{kind}-{len(self.jobs):04d}"
-        self.jobs[job_id] = {"job_id": job_id, "kind": kind, "status": "running", "progress": 0.0,
-                             "metrics": {"history": []}, "model_id": None, "error": None,
-                             "learner_id": learner_id, "params": params}
+        self.jobs[job_id] = {
+            "job_id": job_id,
+            "kind": kind,
+            "status": "running",
+            "progress": 0.0,
+            "metrics": {"history": []},
+            "model_id": None,
+            "error": None,
+            "learner_id": learner_id,
+            "params": params,
+        }
         self.started[job_id] = time.monotonic()
         return self.get(job_id)
 
@@ -189,8 +247,13 @@ class FakeJobs:
             p = min(1.0, (time.monotonic() - self.started[job_id]) / self.seconds)
             steps = int(p * 50)
             job["progress"] = p
-            job["metrics"] = {"history": [{"step": s, "loss": 4.0 / (1 + s / 10), "val_loss": 4.2 / (1 + s / 10)}
-                                          for s in range(0, steps + 1, 5)], "tokens_per_s": 1234.5}
+            job["metrics"] = {
+                "history": [
+                    {"step": s, "loss": 4.0 / (1 + s / 10), "val_loss": 4.2 / (1 + s / 10)}
+                    for s in range(0, steps + 1, 5)
+                ],
+                "tokens_per_s": 1234.5,
+            }
             if p >= 1.0:
                 job.update(status="succeeded", model_id=f"model-{job_id}")
         return dict(job)
@@ -217,8 +280,10 @@ class FakeRegistry:
         self.active_id = "tutor-gpt"
 
     def list(self) -> list[dict[str, Any]]:
-        return [{"id": "tutor-gpt", "path": "models/tutor-gpt", "base": None, "metrics": {"val_loss": 3.21}},
-                {"id": "m2", "path": "var/models/m2", "base": "tutor-gpt", "metrics": {}}]
+        return [
+            {"id": "tutor-gpt", "path": "models/tutor-gpt", "base": None, "metrics": {"val_loss": 3.21}},
+            {"id": "m2", "path": "var/models/m2", "base": "tutor-gpt", "metrics": {}},
+        ]
 
     def active(self) -> str:
         return self.active_id
@@ -233,8 +298,13 @@ class FakeRetriever:
     def search(self, q: str, k: int = 5, topic_id: str | None = None, module: str | None = None) -> list[Any]:
         class P:
             def to_dict(self) -> dict[str, Any]:
-                return {"topic_id": "m1.numpy", "title": "NumPy", "source": CITATION["source"], "text": q,
-                        "score": 1.0}
+                return {
+                    "topic_id": "m1.numpy",
+                    "title": "NumPy",
+                    "source": CITATION["source"],
+                    "text": q,
+                    "score": 1.0,
+                }
 
         return [P() for _ in range(min(k, 3))]
 
@@ -242,8 +312,15 @@ class FakeRetriever:
 def fake_tutor(data_dir: Path, *, delay_s: float = 0.0, job_seconds: float = 30.0, **settings: Any) -> Tutor:
     s = Settings(data_dir=data_dir, **settings)
     exercises = {"numpy-mean": FakeExercise("numpy-mean", "m1.numpy")}
-    tutor = Tutor(s, kernels=FakeKernels(), grader=FakeGrader(), jobs=FakeJobs(job_seconds),
-                  registry=FakeRegistry(), retriever=FakeRetriever(), exercises=exercises)
+    tutor = Tutor(
+        s,
+        kernels=FakeKernels(),
+        grader=FakeGrader(),
+        jobs=FakeJobs(job_seconds),
+        registry=FakeRegistry(),
+        retriever=FakeRetriever(),
+        exercises=exercises,
+    )
     tutor.__dict__["learner_model"] = FakeLearnerModel(tutor.store)
     tutor.__dict__["conversations"] = FakeConversations(tutor.store, delay_s=delay_s)
     tutor.__dict__["plan"] = lambda learner_id, hours=3.0, goal=None: _plan(tutor, learner_id, hours)
@@ -251,9 +328,15 @@ def fake_tutor(data_dir: Path, *, delay_s: float = 0.0, job_seconds: float = 30.
 
 
 def _plan(tutor: Tutor, learner_id: str, hours: float) -> dict[str, Any]:
-    plan = {"learner_id": learner_id, "rationale": "start with arrays <fast>", "model": "rules",
-            "items": [{"topic_id": "m1.numpy", "activity": "study", "minutes": 40},
-                      {"topic_id": "m1.pandas", "activity": "practice", "minutes": int(hours * 60) - 40}]}
+    plan = {
+        "learner_id": learner_id,
+        "rationale": "start with arrays <fast>",
+        "model": "rules",
+        "items": [
+            {"topic_id": "m1.numpy", "activity": "study", "minutes": 40},
+            {"topic_id": "m1.pandas", "activity": "practice", "minutes": int(hours * 60) - 40},
+        ],
+    }
     tutor.store.save_plan(learner_id, plan)
     return plan
 

@@ -22,7 +22,7 @@ from typing import Any
 from jupyter_client import BlockingKernelClient
 
 from tools._outputs import OutputCollector, RunResult
-from tools.sandbox import WORKSPACE, Bind, Confined, Sandbox, SandboxUnavailable, prepare_dir
+from tools.sandbox import WORKSPACE, Bind, Confined, Sandbox, SandboxUnavailable, describe_exit, prepare_dir
 
 log = logging.getLogger(__name__)
 
@@ -212,20 +212,3 @@ class SandboxedKernel:
                 self.client.control_channel.get_msg(timeout=0)
             except Empty:
                 return
-
-
-def describe_exit(returncode: int | None) -> str:
-    """bwrap exits 128+N when its child dies of signal N; unconfined kernels report -N."""
-    import signal
-
-    if returncode is None:
-        return "still running"
-    sig = -returncode if returncode < 0 else returncode - 128 if returncode > 128 else 0
-    if sig:
-        try:
-            name = signal.Signals(sig).name
-        except ValueError:
-            name = f"signal {sig}"
-        why = {"SIGKILL": "killed, e.g. out of memory", "SIGSEGV": "a crash in native code"}.get(name, "a signal")
-        return f"{name}: {why}"
-    return f"exit status {returncode}"

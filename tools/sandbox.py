@@ -326,6 +326,21 @@ class Sandbox:
         return [*cmd, "--", *argv]
 
 
+def describe_exit(returncode: int | None) -> str:
+    """bwrap exits 128+N when its child dies of signal N; unconfined kernels report -N."""
+    if returncode is None:
+        return "still running"
+    sig = -returncode if returncode < 0 else returncode - 128 if returncode > 128 else 0
+    if sig:
+        try:
+            name = signal.Signals(sig).name
+        except ValueError:
+            name = f"signal {sig}"
+        why = {"SIGKILL": "killed, e.g. out of memory", "SIGSEGV": "a crash in native code"}.get(name, "a signal")
+        return f"{name}: {why}"
+    return f"exit status {returncode}"
+
+
 def prepare_dir(path: Path, uid: int | None) -> Path:
     """Create a writable dir for a sandbox and hand it to the sandbox uid."""
     path.mkdir(parents=True, exist_ok=True)
@@ -346,7 +361,8 @@ def _system_mounts() -> list[str]:
         elif p.is_dir():
             out += ["--ro-bind", str(p), str(p)]
     out += ["--perms", "0755", "--dir", "/etc"]
-    for f in ("/etc/ld.so.cache", "/etc/ld.so.conf", "/etc/localtime", "/etc/alternatives", "/etc/nsswitch.conf"):
+    for f in ("/etc/ld.so.cache", "/etc/ld.so.conf", "/etc/localtime", "/etc/alternatives", "/etc/nsswitch.conf",
+              "/etc/fonts"):
         out += ["--ro-bind-try", f, f]
     return out
 

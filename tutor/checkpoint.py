@@ -44,17 +44,18 @@ def sqlite_checkpointer(path: Path | str) -> BaseCheckpointSaver:
 
 def postgres_checkpointer(url: str, *, max_size: int = 8) -> BaseCheckpointSaver:
     """``PostgresSaver`` over a connection pool; creates or migrates its tables (``.setup()``)."""
+    import psycopg
     from langgraph.checkpoint.postgres import PostgresSaver
     from psycopg.rows import dict_row
     from psycopg_pool import ConnectionPool
-
-    import psycopg
 
     conninfo = libpq_url(url)
     try:  # one direct connection first: a wrong URL fails now, with the server's reason
         psycopg.connect(conninfo, connect_timeout=10).close()
     except psycopg.Error as e:
-        raise RuntimeError(f"cannot connect to the Postgres checkpoint database: {e}; check TUTOR_DATABASE_URL") from e
+        raise RuntimeError(
+            f"cannot connect to the Postgres checkpoint database: {e}; check TUTOR_DATABASE_URL"
+        ) from e
     # autocommit and no prepared statements: what PostgresSaver.from_conn_string uses
     pool: ConnectionPool[Any] = ConnectionPool(
         conninfo,

@@ -53,9 +53,7 @@ HANDLERS: dict[str, tuple[Callable[[Services, dict[str, Any]], Update], str, str
 }
 
 
-def guarded(
-    svc: Services, name: str, action: Callable[..., Update], doing: str, what_to_do: str
-) -> Any:
+def guarded(svc: Services, name: str, action: Callable[..., Update], doing: str, what_to_do: str) -> Any:
     """A node (``state -> update``) that always returns a reply and streams it (unless the action streamed it itself)."""
 
     def node(state: TutorState) -> Update:

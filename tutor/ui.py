@@ -53,6 +53,7 @@ CSS = """
 @media (max-width:640px){
   .gradio-container{padding:0 .35rem!important}
   #header h2{font-size:1.1rem}
+  #header p{display:none}
   #learner{max-width:none}
 }
 """
@@ -130,6 +131,7 @@ def build_ui(tutor: Any) -> gr.Blocks:
             return picked, uuid.uuid4().hex[:12], tab, note or gr.skip()
 
         ui.load(on_load, [saved], [learner, tab_id, tabs, learn["topic"]], **private)
+
         def on_learner(name: str | None, request: gr.Request) -> str:
             return choose_learner(tutor, name, request)
 

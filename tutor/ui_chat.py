@@ -107,19 +107,19 @@ class ChatHandlers:
         history = list(history or [])
         message = (message or "").strip()
         if not message:
-            yield history, "", thread_id
+            yield list(history), "", thread_id
             return
         try:
             learner_id = learner_of(learner, request)
         except TutorError as e:
             history.append(_assistant(f"⚠ {escape_md(error_text(e))}"))
-            yield history, message, thread_id
+            yield list(history), message, thread_id
             return
         history.append({"role": "user", "content": escape_md(message)})
         history.append(_assistant("", title=PENDING_TITLE, status="pending"))
         reply_at = len(history) - 1  # the pending step becomes the reply when text arrives
         streamed, replying = "", False
-        yield history, "", thread_id
+        yield list(history), "", thread_id
         events: Any = None
         try:
             events = self.tutor.chat_stream(learner_id, message, thread_id=thread_id or None)
@@ -130,7 +130,9 @@ class ChatHandlers:
                     history[reply_at] = _assistant(escape_md(streamed))
                     replying = True
                 elif kind == "tool" and isinstance(data, dict):
-                    extra = [_tool_step(data)] + [_assistant({"path": p}) for p in images_of(data.get("outputs"))]
+                    extra = [_tool_step(data)] + [
+                        _assistant({"path": p}) for p in images_of(data.get("outputs"))
+                    ]
                     history[reply_at:reply_at] = extra
                     reply_at += len(extra)
                 elif kind == "done" and isinstance(data, dict):
@@ -139,17 +141,17 @@ class ChatHandlers:
                     citations = [c for c in data.get("citations") or [] if isinstance(c, dict)]
                     history[reply_at] = _assistant(render_reply(reply, citations, self.titles))
                     replying = True
-                yield history, "", thread_id
+                yield list(history), "", thread_id
             if not replying:
                 history[reply_at] = _assistant("(no reply)")
-                yield history, "", thread_id
+                yield list(history), "", thread_id
         except TutorError as e:
             history[reply_at] = _assistant(f"⚠ {escape_md(error_text(e))}")
-            yield history, "", thread_id
+            yield list(history), "", thread_id
         except Exception as e:  # a failing part must leave the learner a message, not a dead chat
             log.exception("chat turn failed")
             history[reply_at] = _assistant(f"⚠ Something went wrong: {escape_md(str(e))}")
-            yield history, "", thread_id
+            yield list(history), "", thread_id
         finally:  # also runs when Stop cancels this generator: stop the service's generation too
             if events is not None and hasattr(events, "close"):
                 events.close()
@@ -172,7 +174,9 @@ class ChatHandlers:
                 history[-1] = {**last, "content": f"{content} {STOPPED}".strip()}
         return history
 
-    def threads(self, learner: str | None, current: str | None = None, request: gr.Request | None = None) -> Any:
+    def threads(
+        self, learner: str | None, current: str | None = None, request: gr.Request | None = None
+    ) -> Any:
         """The learner's conversations for the thread picker, newest first."""
         try:
             learner_id = learner_of(learner, request)
@@ -230,12 +234,13 @@ def build_chat_tab(tutor: Any, learner: gr.components.Component) -> dict[str, An
                     elem_id="chat-input",
                     autofocus=True,
                 )
-                send = gr.Button("Send", variant="primary", scale=0, min_width=80, elem_id="send")
-                stop = gr.Button("Stop", variant="stop", scale=0, min_width=80, elem_id="stop")
+                with gr.Column(scale=0, min_width=80):
+                    send = gr.Button("Send", variant="primary", size="sm", elem_id="send")
+                    stop = gr.Button("Stop", variant="stop", size="sm", elem_id="stop")
             gr.Examples(EXAMPLES, inputs=box, label="Try")
 
-    turn = {"fn": h.respond, "inputs": [box, bot, thread, learner], "outputs": [bot, box, thread]}
-    common = {"concurrency_id": "chat", "concurrency_limit": 24, "show_progress": "hidden"}
+    turn: dict[str, Any] = {"fn": h.respond, "inputs": [box, bot, thread, learner], "outputs": [bot, box, thread]}
+    common: dict[str, Any] = {"concurrency_id": "chat", "concurrency_limit": 24, "show_progress": "hidden"}
     ev_send = send.click(**turn, **common, api_visibility="private")
     ev_submit = box.submit(**turn, **common, api_visibility="private")
     for ev in (ev_send, ev_submit):

@@ -61,7 +61,11 @@ class CodeHandlers:
     def load_exercise(self, exercise_id: str | None) -> tuple[str, str, str]:
         """(statement Markdown, starter code, public tests) of an exercise."""
         if not exercise_id:
-            return "Pick an exercise to see its statement, or write any Python below and press Run.", STARTER, ""
+            return (
+                "Pick an exercise to see its statement, or write any Python below and press Run.",
+                STARTER,
+                "",
+            )
         try:
             ex = self.tutor.exercise(exercise_id)
         except TutorError as e:
@@ -71,7 +75,9 @@ class CodeHandlers:
         shown = "\n\n".join(_show_test(t) for t in tests)
         return statement, str(ex.get("starter_code") or ""), shown
 
-    def run(self, code: str, learner: str | None, tab_id: str | None, request: gr.Request | None = None) -> RunOut:
+    def run(
+        self, code: str, learner: str | None, tab_id: str | None, request: gr.Request | None = None
+    ) -> RunOut:
         """(status Markdown, stdout, stderr + traceback, plot files) of one run in the session."""
         try:
             learner_id = learner_of(learner, request)
@@ -82,7 +88,9 @@ class CodeHandlers:
         icon = {"ok": "✓", "error": "✗", "timeout": "⌛", "killed": "■"}.get(status, "❔")
         line = f"{icon} **{status}** in {float(result.get('duration_s') or 0):.2f} s"
         notices = [escape_md(str(n)) for n in result.get("notices") or []]
-        texts = [str(o.get("data", "")) for o in result.get("outputs") or [] if o.get("mime_type") == "text/plain"]
+        texts = [
+            str(o.get("data", "")) for o in result.get("outputs") or [] if o.get("mime_type") == "text/plain"
+        ]
         stdout = str(result.get("stdout") or "") + "".join(f"\n{t}" for t in texts if t)
         stderr = "\n".join(s for s in (str(result.get("stderr") or ""), _traceback(result.get("error"))) if s)
         status_md = "\n\n".join([line, *notices])
@@ -109,8 +117,11 @@ class CodeHandlers:
             head += f" · run status: {escape_md(str(status))}"
         feedback = escape_md(str(report.get("feedback") or ""))
         rows = [
-            [("(hidden) " if t.get("hidden") else "") + str(t.get("name", "")), "✓" if t.get("passed") else "✗",
-             str(t.get("message") or "")]
+            [
+                ("(hidden) " if t.get("hidden") else "") + str(t.get("name", "")),
+                "✓" if t.get("passed") else "✗",
+                str(t.get("message") or ""),
+            ]
             for t in tests
         ]
         hint = str(report.get("hint") or "")
@@ -129,15 +140,26 @@ def build_code_tab(tutor: Any, learner: gr.components.Component, tab_id: gr.Stat
     h = CodeHandlers(tutor)
     with gr.Row(equal_height=False):
         with gr.Column(scale=2, min_width=280):
-            exercise = gr.Dropdown(label="Exercise", choices=h.exercise_choices(), value=None, elem_id="exercise")
+            exercise = gr.Dropdown(
+                label="Exercise", choices=h.exercise_choices(), value=None, elem_id="exercise"
+            )
             statement = gr.Markdown(
-                "Pick an exercise, or write any Python and press Run.", latex_delimiters=LATEX, elem_id="statement"
+                "Pick an exercise, or write any Python and press Run.",
+                latex_delimiters=LATEX,
+                elem_id="statement",
             )
             with gr.Accordion("Public tests", open=False):
                 public = gr.Code(language="python", interactive=False, show_label=False, lines=3)
         with gr.Column(scale=3, min_width=300):
-            editor = gr.Code(value=STARTER, language="python", lines=16, max_lines=40, label="Your code",
-                             interactive=True, elem_id="editor")
+            editor = gr.Code(
+                value=STARTER,
+                language="python",
+                lines=16,
+                max_lines=40,
+                label="Your code",
+                interactive=True,
+                elem_id="editor",
+            )
             with gr.Row():
                 run = gr.Button("Run", variant="primary", elem_id="run", min_width=80)
                 grade = gr.Button("Grade", variant="secondary", elem_id="grade", min_width=80)
@@ -146,21 +168,47 @@ def build_code_tab(tutor: Any, learner: gr.components.Component, tab_id: gr.Stat
         with gr.Column(scale=3, min_width=300):
             status = gr.Markdown(elem_id="run-status")
             stdout = gr.Textbox(label="Output", lines=4, max_lines=20, interactive=False, elem_id="stdout")
-            stderr = gr.Textbox(label="Errors and traceback", lines=2, max_lines=20, interactive=False,
-                                elem_id="stderr")
-            plots = gr.Gallery(label="Plots", columns=2, height=320, object_fit="contain", elem_id="plots",
-                               interactive=False, buttons=["download", "fullscreen"])
+            stderr = gr.Textbox(
+                label="Errors and traceback", lines=2, max_lines=20, interactive=False, elem_id="stderr"
+            )
+            plots = gr.Gallery(
+                label="Plots",
+                columns=2,
+                height=320,
+                object_fit="contain",
+                elem_id="plots",
+                interactive=False,
+                buttons=["download", "fullscreen"],
+            )
         with gr.Column(scale=2, min_width=280):
             verdict = gr.Markdown(elem_id="verdict")
-            tests = gr.Dataframe(headers=TEST_HEADERS, datatype="str", label="Tests", interactive=False,
-                                 wrap=True, elem_id="tests", column_count=3)
+            tests = gr.Dataframe(
+                headers=TEST_HEADERS,
+                datatype="str",
+                label="Tests",
+                interactive=False,
+                wrap=True,
+                elem_id="tests",
+                column_count=3,
+            )
             hint = gr.Markdown(elem_id="hint")
 
     exercise.change(h.load_exercise, exercise, [statement, editor, public], api_visibility="private")
-    run.click(h.run, [editor, learner, tab_id], [status, stdout, stderr, plots], concurrency_id="code",
-              concurrency_limit=12, api_visibility="private")
-    grade.click(h.grade, [exercise, editor, learner], [verdict, tests, hint], concurrency_id="grade",
-                concurrency_limit=4, api_visibility="private")
+    run.click(
+        h.run,
+        [editor, learner, tab_id],
+        [status, stdout, stderr, plots],
+        concurrency_id="code",
+        concurrency_limit=12,
+        api_visibility="private",
+    )
+    grade.click(
+        h.grade,
+        [exercise, editor, learner],
+        [verdict, tests, hint],
+        concurrency_id="grade",
+        concurrency_limit=4,
+        api_visibility="private",
+    )
     reset.click(h.reset, [learner, tab_id], status, concurrency_id="code", api_visibility="private")
     return {"exercise": exercise, "editor": editor, "handlers": h}
-

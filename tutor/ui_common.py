@@ -27,7 +27,7 @@ LEARNER_RE = re.compile(r"^[A-Za-z0-9_.@-]{1,128}$")  # the API's LearnerId patt
 IMAGE_MIMES = {"image/png": ".png", "image/jpeg": ".jpg"}
 PLOTS_DIR = Path(tempfile.gettempdir()) / "tutor-ui-plots"  # Gradio serves files under the temp dir
 MAX_IMAGE_BYTES = 5_000_000
-LATEX = [
+LATEX: list[dict[str, str | bool]] = [
     {"left": "$$", "right": "$$", "display": True},
     {"left": "$", "right": "$", "display": False},
     {"left": "\\(", "right": "\\)", "display": False},

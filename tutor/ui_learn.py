@@ -83,7 +83,11 @@ class LearnHandlers:
 
     def topic_choices(self) -> list[tuple[str, str]]:
         cur = self.tutor.curriculum()
-        return [(f"{m['id']} · {t['title']}", t["id"]) for m in cur.get("modules", []) for t in m.get("topics", [])]
+        return [
+            (f"{m['id']} · {t['title']}", t["id"])
+            for m in cur.get("modules", [])
+            for t in m.get("topics", [])
+        ]
 
     def view(self, learner: str | None, request: gr.Request | None = None) -> LearnOut:
         """(curriculum HTML, chart data, due reviews Markdown, plan rows, plan Markdown)."""
@@ -113,7 +117,9 @@ class LearnHandlers:
         if not due:
             return "No reviews due."
         titles = {t["id"]: t["title"] for m in self.tutor.curriculum()["modules"] for t in m["topics"]}
-        return "**Reviews due:** " + " · ".join(f"[{escape_md(titles.get(t, t))}]({note_link(t)})" for t in due)
+        return "**Reviews due:** " + " · ".join(
+            f"[{escape_md(titles.get(t, t))}]({note_link(t)})" for t in due
+        )
 
     def _saved_plan(self, learner_id: str) -> tuple[list[list[Any]], str]:
         try:
@@ -126,7 +132,10 @@ class LearnHandlers:
     def _plan_view(self, plan: dict[str, Any]) -> tuple[list[list[Any]], str]:
         titles = {t["id"]: t["title"] for m in self.tutor.curriculum()["modules"] for t in m["topics"]}
         items = plan.get("items") or []
-        rows = [[titles.get(i.get("topic_id"), i.get("topic_id")), i.get("activity"), i.get("minutes")] for i in items]
+        rows = [
+            [titles.get(i.get("topic_id"), i.get("topic_id")), i.get("activity"), i.get("minutes")]
+            for i in items
+        ]
         total = sum(int(i.get("minutes") or 0) for i in items)
         md = f"**Plan** ({total} min, by {escape_md(str(plan.get('model', '?')))}): {escape_md(str(plan.get('rationale', '')))}"
         return rows, md
@@ -166,24 +175,42 @@ def build_learn_tab(tutor: Any, learner: gr.components.Component) -> dict[str, A
                 tooltip=["title", "mastery"],
                 height=240,
                 elem_id="mastery-chart",
-                sort="x",
+                sort=[
+                    str(m["id"]) for m in tutor.curriculum().get("modules", [])
+                ],  # m1..m11, not m1, m10, m2
             )
             due = gr.Markdown(elem_id="due")
             with gr.Group():
                 with gr.Row():
                     hours = gr.Slider(0.5, 8, value=3, step=0.5, label="Hours", min_width=140)
-                    goal = gr.Textbox(label="Goal (optional)", placeholder="e.g. fine-tune a GPT", min_width=160)
+                    goal = gr.Textbox(
+                        label="Goal (optional)", placeholder="e.g. fine-tune a GPT", min_width=160
+                    )
                 make = gr.Button("Make a plan", variant="primary", elem_id="make-plan")
             plan_md = gr.Markdown(elem_id="plan")
-            plan = gr.Dataframe(headers=["topic", "activity", "minutes"], datatype="str", interactive=False,
-                                column_count=3, wrap=True, elem_id="plan-table")
+            plan = gr.Dataframe(
+                headers=["topic", "activity", "minutes"],
+                datatype="str",
+                interactive=False,
+                column_count=3,
+                wrap=True,
+                elem_id="plan-table",
+            )
     with gr.Accordion("Course notes", open=True, elem_id="notes"):
         topic = gr.Dropdown(label="Topic", choices=h.topic_choices(), value=None, elem_id="note-topic")
-        note = gr.Markdown("Pick a topic to read its note.", latex_delimiters=LATEX, elem_id="note", header_links=True)
+        note = gr.Markdown(
+            "Pick a topic to read its note.", latex_delimiters=LATEX, elem_id="note", header_links=True
+        )
 
     outs = [cur, chart, due, plan, plan_md]
     refresh.click(h.view, learner, outs, api_visibility="private")
-    make.click(h.make_plan, [learner, hours, goal], [plan, plan_md], concurrency_id="plan", concurrency_limit=4,
-               api_visibility="private").then(h.view, learner, outs, api_visibility="private")
+    make.click(
+        h.make_plan,
+        [learner, hours, goal],
+        [plan, plan_md],
+        concurrency_id="plan",
+        concurrency_limit=4,
+        api_visibility="private",
+    ).then(h.view, learner, outs, api_visibility="private")
     topic.change(h.note, topic, note, api_visibility="private")
     return {"view": (h.view, outs), "topic": topic, "handlers": h}

@@ -62,7 +62,9 @@ def job_summary(job: dict[str, Any] | None) -> str:
     if not job:
         return "Start a job or pick one from the list."
     metrics = {k: v for k, v in (job.get("metrics") or {}).items() if k != "history"}
-    lines = [f"**{escape_md(str(job.get('job_id')))}** ({escape_md(str(job.get('kind')))}): {escape_md(str(job.get('status')))}"]
+    lines = [
+        f"**{escape_md(str(job.get('job_id')))}** ({escape_md(str(job.get('kind')))}): {escape_md(str(job.get('status')))}"
+    ]
     if metrics:
         shown = ", ".join(f"{escape_md(str(k))}={_fmt(v)}" for k, v in list(metrics.items())[:8])
         lines.append(f"metrics: {shown}")
@@ -104,8 +106,12 @@ class TrainHandlers:
             learner_id = learner_of(learner, request)
             if kind == "gpt":
                 params: dict[str, Any] = {"data": (data or "notes").strip(), "base": base or None}
-                for key, value in (("max_steps", max_steps), ("batch_size", batch_size), ("n_layer", n_layer),
-                                   ("n_embd", n_embd)):
+                for key, value in (
+                    ("max_steps", max_steps),
+                    ("batch_size", batch_size),
+                    ("n_layer", n_layer),
+                    ("n_embd", n_embd),
+                ):
                     if value:
                         params[key] = int(value)
                 if lr:
@@ -114,7 +120,11 @@ class TrainHandlers:
                 try:
                     est_params = json.loads(params_json or "{}")
                 except ValueError as e:
-                    return None, f"⚠ estimator params must be a JSON object, e.g. {{\"C\": 1.0}} ({e})", gr.skip()
+                    return (
+                        None,
+                        f'⚠ estimator params must be a JSON object, e.g. {{"C": 1.0}} ({e})',
+                        gr.skip(),
+                    )
                 params = {"dataset": dataset, "estimator": estimator, "params": est_params}
             job = self.tutor.submit_job(kind, params, learner_id=learner_id)
         except TutorError as e:
@@ -145,8 +155,13 @@ class TrainHandlers:
 
     def job_rows(self, learner: str | None, request: gr.Request | None = None) -> list[list[Any]]:
         return [
-            [j.get("job_id"), j.get("kind"), j.get("status"), f"{float(j.get('progress') or 0):.0%}",
-             str(j.get("created") or j.get("created_at") or "")[:19]]
+            [
+                j.get("job_id"),
+                j.get("kind"),
+                j.get("status"),
+                f"{float(j.get('progress') or 0):.0%}",
+                str(j.get("created") or j.get("created_at") or "")[:19],
+            ]
             for j in self._jobs(learner, request)
         ]
 
@@ -156,7 +171,9 @@ class TrainHandlers:
     def resume(self, job_id: str | None, learner: str | None, request: gr.Request | None = None) -> str:
         return self._act(job_id, learner, request, self.tutor.resume_job, "queued again")
 
-    def _act(self, job_id: str | None, learner: str | None, request: gr.Request | None, fn: Any, done: str) -> str:
+    def _act(
+        self, job_id: str | None, learner: str | None, request: gr.Request | None, fn: Any, done: str
+    ) -> str:
         if not job_id:
             return "⚠ pick a job first"
         try:
@@ -176,14 +193,27 @@ class TrainHandlers:
             log.warning("model registry unavailable: %s", e)
             models = []
         rows = [
-            [m.get("id"), "✓" if m.get("active") else "", "yes" if m.get("available", True) else "no",
-             m.get("base") or "", _fmt((m.get("metrics") or {}).get("val_loss", "")), str(m.get("created") or "")[:19]]
+            [
+                m.get("id"),
+                "✓" if m.get("active") else "",
+                "yes" if m.get("available", True) else "no",
+                m.get("base") or "",
+                _fmt((m.get("metrics") or {}).get("val_loss", "")),
+                str(m.get("created") or "")[:19],
+            ]
             for m in models
         ]
         ids = [str(m.get("id")) for m in models]
         active = next((str(m.get("id")) for m in models if m.get("active")), None)
-        return rows, gr.update(choices=ids, value=active), gr.update(choices=[("active model", "")] + [
-            (i, i) for i in ids] + [("new model from scratch", "scratch")])
+        return (
+            rows,
+            gr.update(choices=ids, value=active),
+            gr.update(
+                choices=[("active model", "")]
+                + [(i, i) for i in ids]
+                + [("new model from scratch", "scratch")]
+            ),
+        )
 
     def use_model(self, model_id: str | None) -> str:
         if not model_id:
@@ -205,10 +235,14 @@ def build_train_tab(tutor: Any, learner: gr.components.Component) -> dict[str, A
             kind = gr.Radio(["sklearn", "gpt"], value="sklearn", label="Job kind", elem_id="job-kind")
             with gr.Group(visible=True) as sk_box:
                 dataset = gr.Dropdown(datasets, value=datasets[0], label="Dataset", elem_id="dataset")
-                estimator = gr.Dropdown(estimators, value=estimators[0], label="Estimator", elem_id="estimator")
+                estimator = gr.Dropdown(
+                    estimators, value=estimators[0], label="Estimator", elem_id="estimator"
+                )
                 est_params = gr.Textbox("{}", label="Estimator params (JSON)", elem_id="est-params")
             with gr.Group(visible=False) as gpt_box:
-                data = gr.Textbox("notes", label="Data: notes, topic ids, or a text file path", elem_id="gpt-data")
+                data = gr.Textbox(
+                    "notes", label="Data: notes, topic ids, or a text file path", elem_id="gpt-data"
+                )
                 base = gr.Dropdown([("active model", "")], value="", label="Start from", elem_id="gpt-base")
                 with gr.Row():
                     max_steps = gr.Number(50, label="Steps", precision=0, minimum=1, min_width=90)
@@ -223,30 +257,62 @@ def build_train_tab(tutor: Any, learner: gr.components.Component) -> dict[str, A
             picker = gr.Dropdown(label="Job", choices=[], value=None, elem_id="job-picker")
             bar = gr.HTML(progress_html(None), elem_id="job-progress", js_on_load=None)
             summary = gr.Markdown(elem_id="job-summary")
-            loss = gr.LinePlot(loss_frame(None), x="step", y="loss", color="series", title="Loss",
-                               height=240, elem_id="loss-plot")
+            loss = gr.LinePlot(
+                loss_frame(None),
+                x="step",
+                y="loss",
+                color="series",
+                title="Loss",
+                height=240,
+                elem_id="loss-plot",
+            )
             with gr.Row():
                 cancel = gr.Button("Cancel", variant="stop", elem_id="cancel-job", min_width=80)
                 resume = gr.Button("Resume", elem_id="resume-job", min_width=80)
     with gr.Accordion("Models", open=False, elem_id="models"):
-        models = gr.Dataframe(headers=MODEL_HEADERS, datatype="str", interactive=False, column_count=6,
-                              elem_id="model-table")
+        models = gr.Dataframe(
+            headers=MODEL_HEADERS, datatype="str", interactive=False, column_count=6, elem_id="model-table"
+        )
         with gr.Row():
             use_pick = gr.Dropdown(label="Model", choices=[], min_width=160)
             use = gr.Button("Use this model", elem_id="use-model", min_width=120)
         use_msg = gr.Markdown()
 
-    watch = {"fn": h.poll, "inputs": [job_id, learner], "outputs": [bar, loss, summary, picker, timer]}
-    private = {"api_visibility": "private"}
-    kind.change(lambda k: (gr.update(visible=k == "sklearn"), gr.update(visible=k == "gpt")), kind,
-                [sk_box, gpt_box], queue=False, **private)
-    start.click(h.submit, [kind, data, base, max_steps, batch_size, n_layer, n_embd, lr, dataset, estimator,
-                           est_params, learner], [job_id, msg, timer], concurrency_id="train", concurrency_limit=4,
-                **private).then(**watch, **private)
+    watch: dict[str, Any] = {"fn": h.poll, "inputs": [job_id, learner], "outputs": [bar, loss, summary, picker, timer]}
+    private: dict[str, Any] = {"api_visibility": "private"}
+    kind.change(
+        lambda k: (gr.update(visible=k == "sklearn"), gr.update(visible=k == "gpt")),
+        kind,
+        [sk_box, gpt_box],
+        queue=False,
+        **private,
+    )
+    start.click(
+        h.submit,
+        [
+            kind,
+            data,
+            base,
+            max_steps,
+            batch_size,
+            n_layer,
+            n_embd,
+            lr,
+            dataset,
+            estimator,
+            est_params,
+            learner,
+        ],
+        [job_id, msg, timer],
+        concurrency_id="train",
+        concurrency_limit=4,
+        **private,
+    ).then(**watch, **private)
     timer.tick(**watch, concurrency_id="poll", concurrency_limit=16, show_progress="hidden", **private)
     picker.input(lambda j: j, picker, job_id, queue=False, **private).then(**watch, **private)
     cancel.click(h.cancel, [job_id, learner], msg, concurrency_id="train", **private).then(**watch, **private)
     resume.click(h.resume, [job_id, learner], msg, concurrency_id="train", **private).then(**watch, **private)
     use.click(h.use_model, use_pick, use_msg, concurrency_id="train", **private).then(
-        h.models, None, [models, use_pick, base], **private)
+        h.models, None, [models, use_pick, base], **private
+    )
     return {"watch": watch, "models": (h.models, [models, use_pick, base]), "handlers": h, "job_id": job_id}

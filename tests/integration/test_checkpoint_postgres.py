@@ -10,7 +10,15 @@ import pytest
 
 from curriculum.catalog import load_catalog
 from curriculum.store import Store
-from tests.agent_helpers import EXERCISES, RULE_TASKS, FakeGrader, FakeJobs, FakeKernels, FakeRetriever, fake_llm
+from tests.agent_helpers import (
+    EXERCISES,
+    RULE_TASKS,
+    FakeGrader,
+    FakeJobs,
+    FakeKernels,
+    FakeRetriever,
+    fake_llm,
+)
 from tests.pg_helpers import postgres_or_skip
 from tutor.checkpoint import close_checkpointer, make_checkpointer
 from tutor.conversation import Conversations
@@ -35,8 +43,18 @@ class _Settings:
 
 def _conversations(saver, store: Store) -> Conversations:  # type: ignore[no-untyped-def]
     catalog = load_catalog()
-    graph = build_graph(fake_llm(), FakeRetriever(), FakeKernels(), FakeGrader(EXERCISES), FakeJobs(), store, saver,
-                        catalog=catalog, exercises=EXERCISES, tasks=RULE_TASKS)
+    graph = build_graph(
+        fake_llm(),
+        FakeRetriever(),
+        FakeKernels(),
+        FakeGrader(EXERCISES),
+        FakeJobs(),
+        store,
+        saver,
+        catalog=catalog,
+        exercises=EXERCISES,
+        tasks=RULE_TASKS,
+    )
     return Conversations(graph, store)
 
 

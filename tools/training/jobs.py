@@ -58,7 +58,7 @@ def _is_worker(pid: int | None, run_dir: Path) -> bool:
         cmd = Path(f"/proc/{pid}/cmdline").read_bytes().split(b"\0")
     except OSError:
         return False
-    return b"tools.training.worker" in cmd and str(run_dir).encode() in cmd
+    return str(run_dir).encode() in cmd  # the run dir is the worker's argument, unique per job
 
 
 class LocalRunner:

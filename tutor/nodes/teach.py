@@ -21,7 +21,9 @@ _FOLLOW_UP = re.compile(r"\b(it|this|that|these|those|example|more|again|elabora
 def explain_node(svc: Services, state: dict[str, Any]) -> Update:
     question = last_human_text(state)
     current = state.get("current_topic")
-    follow_up = len(question.split()) <= 8 and _FOLLOW_UP.search(question) and not mentioned_topics(svc, question)
+    follow_up = (
+        len(question.split()) <= 8 and _FOLLOW_UP.search(question) and not mentioned_topics(svc, question)
+    )
     # "give me an example of that" is about the last topic: search within it
     return explain(svc, state, question, topic_id=current if follow_up else None)
 
@@ -32,8 +34,12 @@ def explain(svc: Services, state: dict[str, Any], question: str, topic_id: str |
     args: dict[str, Any] = {"query": question, "k": SEARCH_K, **({"topic_id": topic_id} if topic_id else {})}
     passages, err = use_tool(calls, "search_notes", args, lambda: svc.retriever.search(**args))
     if topic_id and not err and not passages:  # nothing in that topic: search everywhere
-        passages, err = use_tool(calls, "search_notes", {"query": question, "k": SEARCH_K},
-                                 lambda: svc.retriever.search(question, k=SEARCH_K))
+        passages, err = use_tool(
+            calls,
+            "search_notes",
+            {"query": question, "k": SEARCH_K},
+            lambda: svc.retriever.search(question, k=SEARCH_K),
+        )
     if err:
         reply = f"I couldn't search the course notes just now: {err}. Try again in a moment."
         return {"reply": reply, "tool_calls": calls}

@@ -1,0 +1,147 @@
+"""A real ``tutor serve`` in a subprocess, for integration tests, the browser test and the load
+benchmark: a free loopback port, a temporary data dir, wait for ``/healthz``, and the server's
+log dumped when something fails.
+
+    with ServedTutor(tmp_path, env={"TUTOR_LLM_BACKEND": "fake"}) as srv:
+        httpx.get(srv.url + "/healthz")
+
+As a pytest fixture, see ``served_tutor`` below (module scope: one server per test module).
+The Chroma index is the slow part of a fresh data dir; when the checkout has one (``var/chroma``
+from ``make run``/``tutor index``) it is copied in so the server starts warm, else the server
+builds it on the first search.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+
+REPO = Path(__file__).resolve().parent.parent
+TUTOR_BIN = REPO / ".venv" / "bin" / "tutor"
+# what the served tests run with unless they say otherwise: the scripted chat model (no weights
+# needed), a small kernel pool, and no sandbox where bubblewrap is missing.
+DEFAULT_ENV = {
+    "TUTOR_LLM_BACKEND": "fake",
+    "TUTOR_KERNEL_POOL_SIZE": "1",
+    "TUTOR_LOG_LEVEL": "WARNING",
+    "HF_HUB_OFFLINE": "1",
+    "TRANSFORMERS_OFFLINE": "1",
+    "ANONYMIZED_TELEMETRY": "False",
+    "GRADIO_ANALYTICS_ENABLED": "False",
+    "MPLBACKEND": "Agg",
+}
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+class ServedTutor:
+    """Starts ``tutor serve`` on entry, stops it (SIGTERM, then SIGKILL) on exit."""
+
+    def __init__(self, root: Path, env: dict[str, str] | None = None, start_timeout_s: float = 90.0) -> None:
+        self.root = Path(root)
+        self.data_dir = self.root / "var"
+        self.log_path = self.root / "serve.log"
+        self.port = free_port()
+        self.url = f"http://127.0.0.1:{self.port}"
+        self.extra_env = env or {}
+        self.start_timeout_s = start_timeout_s
+        self.proc: subprocess.Popen[bytes] | None = None
+
+    def _env(self) -> dict[str, str]:
+        env = {k: v for k, v in os.environ.items() if not k.startswith("TUTOR_")}
+        env.update(DEFAULT_ENV)
+        if shutil.which("bwrap") is None:
+            env["TUTOR_UNSAFE_NO_SANDBOX"] = "1"
+        env.update(TUTOR_DATA_DIR=str(self.data_dir), TUTOR_HOST="127.0.0.1", TUTOR_PORT=str(self.port))
+        env.update(self.extra_env)
+        return env
+
+    def start(self) -> ServedTutor:
+        self.data_dir.mkdir(parents=True, exist_ok=True)
+        warm = REPO / "var" / "chroma"
+        if warm.is_dir() and not (self.data_dir / "chroma").exists():
+            shutil.copytree(warm, self.data_dir / "chroma")
+        cmd = [str(TUTOR_BIN)] if TUTOR_BIN.exists() else [sys.executable, "-m", "tutor.cli"]
+        log = open(self.log_path, "wb")  # noqa: SIM115 - closed in stop()
+        self.proc = subprocess.Popen(
+            [*cmd, "serve", "--host", "127.0.0.1", "--port", str(self.port)],
+            cwd=REPO,
+            env=self._env(),
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,  # its kernels and workers go with it
+        )
+        self._log = log
+        deadline = time.monotonic() + self.start_timeout_s
+        while time.monotonic() < deadline:
+            if self.proc.poll() is not None:
+                self.stop()
+                raise RuntimeError(f"tutor serve exited with {self.proc.returncode}:\n{self.log_tail()}")
+            try:
+                if httpx.get(self.url + "/healthz", timeout=2).status_code == 200:
+                    return self
+            except httpx.HTTPError:
+                pass
+            time.sleep(0.3)
+        self.stop()
+        raise RuntimeError(f"tutor serve did not answer /healthz in {self.start_timeout_s:.0f}s:\n{self.log_tail()}")
+
+    def log_tail(self, chars: int = 6000) -> str:
+        try:
+            return self.log_path.read_text(errors="replace")[-chars:]
+        except OSError:
+            return "(no log)"
+
+    def stop(self) -> None:
+        if self.proc is not None and self.proc.poll() is None:
+            try:
+                os.killpg(self.proc.pid, signal.SIGTERM)
+                self.proc.wait(timeout=15)
+            except (subprocess.TimeoutExpired, ProcessLookupError):
+                try:
+                    os.killpg(self.proc.pid, signal.SIGKILL)
+                except ProcessLookupError:
+                    pass
+                self.proc.wait(timeout=5)
+        if getattr(self, "_log", None) is not None:
+            self._log.close()
+
+    def __enter__(self) -> ServedTutor:
+        return self.start()
+
+    def __exit__(self, *exc: Any) -> None:
+        self.stop()
+
+
+def served(tmp_factory: pytest.TempPathFactory, request: pytest.FixtureRequest, **env: str) -> Iterator[ServedTutor]:
+    """Body of a module-scoped fixture: one server; its log is printed if a test of the module failed."""
+    srv = ServedTutor(tmp_factory.mktemp("served"), env=env)
+    srv.start()
+    failed_before = request.session.testsfailed
+    try:
+        yield srv
+    finally:
+        srv.stop()
+        if request.session.testsfailed > failed_before:
+            print(f"\n--- tutor serve log ({srv.log_path}) ---\n{srv.log_tail()}", file=sys.stderr)
+
+
+@pytest.fixture(scope="module")
+def served_tutor(tmp_path_factory: pytest.TempPathFactory, request: pytest.FixtureRequest) -> Iterator[ServedTutor]:
+    """A served tutor with the default test environment (import this fixture into a test module)."""
+    yield from served(tmp_path_factory, request)

@@ -1,0 +1,172 @@
+"""Constrained decoding of lesson plans: the GPT may only write real topic ids and activities.
+
+``PlanConstraint`` is a logits processor over the plan grammar (one ``topic activity minutes``
+line per item, then the end token). It works on characters, not on one tokenizer's pieces, so
+it fits our BPE, a char tokenizer or a user's Qwen alike: a token is allowed when the text so far
+plus that token is still the start of a sentence of the grammar.
+
+Two levels:
+- ``"ids"``: real topic ids, real activities, a whole number of minutes, no topic twice. What is
+  left to the model: prerequisites, mastery, hours.
+- ``"strict"``: also only topics whose prerequisites are mastered or already planned, reviews
+  only of due topics, minutes within the hours left. A plan decoded this way passes
+  ``validate_plan`` by construction; the model still chooses which topics and how long.
+
+Greedy decoding only needs the best allowed token, so candidates are checked in order of the
+model's scores and the scan stops after a few allowed ones: a step costs microseconds when the
+model is already on track and at worst one pass over the vocabulary.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from typing import Any
+
+from curriculum.catalog import Catalog
+from curriculum.planner import ACTIVITIES, MASTERED
+
+MAX_MINUTES = 240
+_PIECES: dict[int, list[str]] = {}
+
+
+def token_pieces(tokenizer: Any) -> list[str]:
+    """Text of every token id (cached per tokenizer; partial UTF-8 pieces become '\\ufffd')."""
+    key = id(tokenizer)
+    if key not in _PIECES:
+        n = len(tokenizer)
+        special = set(tokenizer.all_special_ids)
+        _PIECES[key] = ["" if i in special else tokenizer.decode([i]) for i in range(n)]
+    return _PIECES[key]
+
+
+class PlanGrammar:
+    """Which plan texts are still valid prefixes, given the learner's state."""
+
+    def __init__(
+        self,
+        catalog: Catalog,
+        mastery: Mapping[str, float],
+        hours: float,
+        due: Iterable[str] = (),
+        level: str = "strict",
+    ):
+        if level not in ("ids", "strict"):
+            raise ValueError(f"constraint level must be 'ids' or 'strict', got {level!r}")
+        self.catalog, self.mastery, self.level = catalog, mastery, level
+        self.budget = int(hours * 60)
+        self.due = [t for t in due if t in catalog.topics]
+
+    def _state(self, lines: list[tuple[str, str, int]]) -> tuple[set[str], set[str], int]:
+        planned = {t for t, a, _ in lines if a != "review"}
+        reviewed = {t for t, a, _ in lines if a == "review"}
+        return planned, reviewed, sum(m for _, _, m in lines)
+
+    def options(self, lines: list[tuple[str, str, int]]) -> tuple[dict[str, tuple[str, ...]], int]:
+        """Allowed topic -> activities for the next line, and the most minutes it may take."""
+        planned, reviewed, used = self._state(lines)
+        if self.level == "ids":
+            acts = {t: ACTIVITIES for t in self.catalog.topics if t not in planned}
+            return acts, MAX_MINUTES
+        left = self.budget - used
+        out: dict[str, tuple[str, ...]] = {}
+        for tid, topic in self.catalog.topics.items():
+            acts: tuple[str, ...] = ()
+            if tid in self.due and tid not in reviewed and tid not in planned and left >= 1:
+                acts += ("review",)
+            ready = all(self.mastery.get(p, 0.0) >= MASTERED or p in planned for p in topic.prerequisites)
+            if tid not in planned and ready and self.mastery.get(tid, 0.0) < MASTERED:
+                acts += ("study", "practice")
+            if acts:
+                out[tid] = acts
+        return (out, left) if left >= 1 else ({}, 0)
+
+    def _line_prefix_ok(self, text: str, lines: list[tuple[str, str, int]], opts: Any = None) -> bool:
+        opts, max_min = opts or self.options(lines)
+        parts = text.split(" ")
+        if len(parts) == 1:
+            return any(t.startswith(parts[0]) for t in opts)
+        if parts[0] not in opts:
+            return False
+        if len(parts) == 2:
+            return any(a.startswith(parts[1]) for a in opts[parts[0]])
+        if len(parts) > 3 or parts[1] not in opts[parts[0]]:
+            return False
+        digits = parts[2]
+        if digits == "":
+            return True
+        if not digits.isdigit() or digits.startswith("0"):
+            return False
+        return int(digits) <= max_min
+
+    def _line(self, text: str, lines: list[tuple[str, str, int]]) -> tuple[str, str, int] | None:
+        parts = text.split(" ")
+        if len(parts) != 3 or not self._line_prefix_ok(text, lines) or not parts[2].isdigit():
+            return None
+        return parts[0], parts[1], int(parts[2])
+
+    def parse(self, text: str) -> tuple[list[tuple[str, str, int]], str] | None:
+        """Complete lines and the open last line, or None when ``text`` left the grammar."""
+        *done, cur = text.split("\n")
+        lines: list[tuple[str, str, int]] = []
+        for raw in done:
+            line = self._line(raw, lines)
+            if line is None:
+                return None
+            lines.append(line)
+        if cur and not self._line_prefix_ok(cur, lines):
+            return None
+        if cur == "" and done and not self.options(lines)[0]:
+            return None  # a newline only when another line can follow
+        return lines, cur
+
+    def can_end(self, text: str) -> bool:
+        parsed = self.parse(text)
+        if parsed is None:
+            return False
+        lines, cur = parsed
+        if cur:
+            return self._line(cur, lines) is not None
+        return not lines and not self.options(lines)[0]  # empty plan only when nothing is possible
+
+
+class PlanConstraint:
+    """Logits processor (HF-compatible call signature) that keeps decoding inside ``PlanGrammar``."""
+
+    def __init__(self, grammar: PlanGrammar, tokenizer: Any, end_ids: Iterable[int], keep: int = 4):
+        self.grammar, self.tokenizer = grammar, tokenizer
+        self.pieces = token_pieces(tokenizer)
+        self.end_ids = [i for i in end_ids if i < len(self.pieces)]
+        self.keep = keep
+        self.prompt_len: int | None = None
+
+    def __call__(self, input_ids: Any, scores: Any) -> Any:
+        import torch
+
+        if self.prompt_len is None:
+            self.prompt_len = int(input_ids.shape[1])
+        text = self.tokenizer.decode(input_ids[0, self.prompt_len :].tolist(), skip_special_tokens=True)
+        allowed: list[int] = []
+        if self.grammar.can_end(text):
+            allowed += self.end_ids
+        parsed = self.grammar.parse(text)
+        if parsed is not None:
+            lines, cur = parsed
+            opts = self.grammar.options(lines)  # the same for every piece without a newline
+            for tid in torch.argsort(scores[0], descending=True).tolist():
+                if len(allowed) >= self.keep + len(self.end_ids):
+                    break
+                piece = self.pieces[tid] if tid < len(self.pieces) else ""
+                if not piece or "\ufffd" in piece:
+                    continue
+                if "\n" in piece:
+                    ok = self.grammar.parse(text + piece) is not None
+                else:
+                    ok = self.grammar._line_prefix_ok(cur + piece, lines, opts)
+                if ok:
+                    allowed.append(tid)
+        mask = torch.full_like(scores, float("-inf"))
+        if not allowed:  # nothing fits (should not happen): let the model end the reply
+            allowed = self.end_ids
+        mask[0, allowed] = 0.0
+        return scores + mask
+

@@ -1,0 +1,98 @@
+"""Is a sentence supported by the passages it cites? Token overlap, no model needed.
+
+A sentence counts as supported when most of its content words occur in a cited passage AND most
+of its word pairs do too: the second test catches a small model's favourite failure, real note
+words stitched into a new (wrong) claim. Limits: it cannot tell a negated copy ("is not") from
+the original when the rest overlaps, and paraphrase by a larger model can fail it (then the
+caller falls back to quoting the notes, which is the safe side).
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+STOPWORDS = frozenset(
+    "a an the and or but if of to in on at by for with from as is are was were be been being it its this that "
+    "these those there their they them you your we our i he she his her not no so than then too very can could "
+    "will would should may might must do does did done have has had into over under about which what when where "
+    "who whom why how all any each both few more most other some such only own same just also".split()
+)
+MARKER = re.compile(r"\s*\[(\d+)\]")
+_WORD = re.compile(r"[a-z0-9]+(?:[._\-'][a-z0-9]+)*")
+_SENT_END = re.compile(r"(?<=[.!?])(?:\s*\[\d+\])*\s+|\n+")
+
+MIN_UNIGRAM = 0.8
+MIN_BIGRAM = 0.6
+
+
+def words(text: str) -> list[str]:
+    return _WORD.findall(text.lower())
+
+
+def content_words(text: str) -> list[str]:
+    return [w for w in words(text) if w not in STOPWORDS and len(w) > 1]
+
+
+def split_sentences(text: str) -> list[str]:
+    """Sentences with their trailing citation markers kept attached."""
+    out: list[str] = []
+    pos = 0
+    for m in _SENT_END.finditer(text):
+        markers = "".join(re.findall(r"\[\d+\]", m.group(0)))
+        piece = (text[pos : m.start()] + (" " + markers if markers else "")).strip()
+        if piece:
+            out.append(piece)
+        pos = m.end()
+    tail = text[pos:].strip()
+    if tail:
+        out.append(tail)
+    return out
+
+
+def cited(sentence: str) -> list[int]:
+    return [int(n) for n in MARKER.findall(sentence)]
+
+
+def strip_markers(sentence: str) -> str:
+    return MARKER.sub("", sentence).strip()
+
+
+@dataclass(frozen=True)
+class Support:
+    supported: bool
+    passage: int | None  # 1-based index of the best supporting passage
+    unigram: float
+    bigram: float
+
+
+def support(sentence: str, passages: Sequence[str], allowed: Sequence[int] = ()) -> Support:
+    """Best support of ``sentence`` among ``passages`` (only ``allowed`` ones when given, 1-based)."""
+    body = strip_markers(sentence)
+    cw = content_words(body)
+    ws = words(body)
+    if len(cw) < 2:  # "Yes." or a bare marker carries nothing checkable
+        return Support(False, None, 0.0, 0.0)
+    bigrams = list(zip(ws, ws[1:], strict=False))
+    best = Support(False, None, 0.0, 0.0)
+    for n, text in enumerate(passages, 1):
+        if allowed and n not in allowed:
+            continue
+        pw = words(text)
+        pset, pbig = set(pw), set(zip(pw, pw[1:], strict=False))
+        uni = sum(w in pset for w in cw) / len(cw)
+        bi = sum(b in pbig for b in bigrams) / len(bigrams) if bigrams else uni
+        cand = Support(uni >= MIN_UNIGRAM and bi >= MIN_BIGRAM, n, uni, bi)
+        if (cand.supported, cand.unigram + cand.bigram) > (best.supported, best.unigram + best.bigram):
+            best = cand
+    return best
+
+
+def question_score(sentence: str, question: str) -> float:
+    """How well a passage sentence answers a question: shared content words, favouring short."""
+    q = set(content_words(question))
+    s = content_words(sentence)
+    if not q or not s:
+        return 0.0
+    return len(q & set(s)) / len(q) + 0.1 / (1 + len(s) / 25)
