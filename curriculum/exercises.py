@@ -11,6 +11,7 @@ expected values never appear in ``to_public_dict``.
 
 from __future__ import annotations
 
+import ast
 import difflib
 import importlib.util
 import re
@@ -53,7 +54,8 @@ class Exercise:
     statement: str
     starter_code: str
     entry: str
-    signature: tuple[str, ...]
+    signature: str  # the learner's parameter list, e.g. "X, y, lr=0.01, epochs=1000"
+    required: tuple[str, ...]  # its parameters without defaults (passed positionally)
     call: str
     timeout_s: float
     hint: str
@@ -83,9 +85,9 @@ class Exercise:
                 continue
             item: dict[str, Any] = {"name": t.name, "points": t.points, "description": t.description}
             if t.args and t.gen is None:
-                item["call"] = f"{self.entry}({format_args(self.signature, t.args)})"
+                item["call"] = f"{self.entry}({format_args(self.required, t.args)})"
                 if self.call == "function":
-                    positional, keywords = split_args(self.signature, self.materialize(t.args))
+                    positional, keywords = split_args(self.required, self.materialize(t.args))
                     item["expected"] = show(self.reference.solution(*positional, **keywords))
             out.append(item)
         return out
@@ -108,7 +110,7 @@ class Exercise:
             "title": self.title,
             "statement": self.statement,
             "starter_code": self.starter_code,
-            "function": self.entry,
+            "function": f"{self.entry}({self.signature})",
             "public_tests": self.public_tests,
             "hidden_tests": sum(1 for t in self.tests if t.hidden),
             "timeout_s": self.timeout_s,
@@ -118,16 +120,23 @@ class Exercise:
         return {"id": self.id, "topic_id": self.topic_id, "title": self.title}
 
 
-def split_args(signature: tuple[str, ...], args: dict[str, Any]) -> tuple[list[Any], dict[str, Any]]:
-    """Positional values for the signature's leading names present in ``args``, keywords after
-    the first one missing (so a learner's own parameter names for required inputs still work)."""
-    positional: list[Any] = []
-    for name in signature:
-        if name not in args:
-            break
-        positional.append(args[name])
-    keywords = {k: v for k, v in args.items() if k not in signature[: len(positional)]}
+def split_args(required: tuple[str, ...], args: dict[str, Any]) -> tuple[list[Any], dict[str, Any]]:
+    """Required parameters go positionally (a learner may name them differently), the ones with
+    defaults by keyword, as the statement names them."""
+    positional = [args[name] for name in required if name in args]
+    keywords = {k: v for k, v in args.items() if k not in required}
     return positional, keywords
+
+
+def parse_signature(text: str, where: str) -> tuple[str, ...]:
+    """Names of the required parameters of ``"X, y, lr=0.01, epochs=1000"``."""
+    try:
+        fn = ast.parse(f"def f({text}): pass").body[0]
+    except SyntaxError:
+        raise ValueError(f"{where}: signature {text!r} is not a Python parameter list") from None
+    assert isinstance(fn, ast.FunctionDef)
+    names = [a.arg for a in fn.args.args]
+    return tuple(names[: len(names) - len(fn.args.defaults)])
 
 
 def format_args(signature: tuple[str, ...], args: dict[str, Any]) -> str:
@@ -145,8 +154,9 @@ def show(value: Any) -> str:
     if isinstance(value, list) and len(value) > 12:
         return "[" + ", ".join(show(v) for v in value[:10]) + f", ... ({len(value)} items)]"
     if isinstance(value, np.ndarray):
-        text = np.array2string(value, precision=4, threshold=24, edgeitems=3, suppress_small=True)
-        return f"array{text} shape {value.shape}" if value.ndim > 1 or value.size > 24 else f"array({text})"
+        text = np.array2string(value, precision=4, threshold=24, edgeitems=3, suppress_small=True,
+                               separator=", ", max_line_width=10**6).replace("\n", "")  # fmt: skip
+        return f"{text} (shape {value.shape})" if value.ndim > 1 or value.size > 24 else text
     if isinstance(value, float):
         return f"{value:.6g}"
     return repr(value)[:300]
@@ -216,7 +226,8 @@ def _load_one(spec_path: Path) -> Exercise:
         statement=(folder / "statement.md").read_text(encoding="utf-8"),
         starter_code=(folder / "starter.py").read_text(encoding="utf-8"),
         entry=need("entry", str),
-        signature=tuple(raw.get("signature") or ()),
+        signature=str(raw.get("signature", "")),
+        required=parse_signature(str(raw.get("signature", "")), where),
         call=call,
         timeout_s=float(raw.get("timeout_s", 30)),
         hint=str(raw.get("hint", "")),

@@ -7,8 +7,10 @@ dot product is the cosine similarity.
 
 from __future__ import annotations
 
+import hashlib
 import logging
 import os
+import re
 import threading
 from collections.abc import Sequence
 from typing import Any, Protocol
@@ -92,17 +94,14 @@ class HashingEmbedder:
         self.calls = 0  # texts embedded so far; tests assert what got (re-)embedded
 
     def embed(self, texts: Sequence[str]) -> np.ndarray:
-        import hashlib
-        import re
-
         self.calls += len(texts)
         out = np.zeros((len(texts), self.dim), dtype=np.float32)
         for row, text in enumerate(texts):
             for word in re.findall(r"\w\w+", text.lower()):
                 h = int.from_bytes(hashlib.blake2b(word.encode(), digest_size=8).digest(), "little")
                 out[row, h % self.dim] += 1.0 if (h >> 32) & 1 else -1.0
-            norm = np.linalg.norm(out[row])
-            if norm == 0:
+            norm = float(np.linalg.norm(out[row]))
+            if norm == 0.0:
                 out[row, 0], norm = 1.0, 1.0
             out[row] /= norm
         return out

@@ -26,7 +26,7 @@ log = logging.getLogger(__name__)
 REPO_ROOT = Path(__file__).resolve().parent.parent
 COLLECTION = "tutor_notes"
 # Bump when chunking or the embedded text changes: every note is then re-embedded.
-CHUNKER_VERSION = "2"
+CHUNKER_VERSION = "3"
 _ADD_BATCH = 128
 
 
@@ -102,7 +102,7 @@ class NoteIndex:
         *,
         embedder: Embedder | None = None,
         collection: str = COLLECTION,
-        max_chunk_chars: int = 1200,
+        max_chunk_chars: int = 800,
     ) -> None:
         self.notes_dir = Path(notes_dir)
         self.chroma_dir = Path(chroma_dir) if chroma_dir is not None else None
@@ -226,7 +226,9 @@ class NoteIndex:
             return 0
         from tqdm import tqdm
 
-        bar = tqdm(total=len(chunks), desc="indexing notes", unit="chunk", file=sys.stderr, disable=not progress)
+        bar = tqdm(
+            total=len(chunks), desc="indexing notes", unit="chunk", file=sys.stderr, disable=not progress
+        )
         try:
             for i in range(0, len(chunks), _ADD_BATCH):
                 batch = chunks[i : i + _ADD_BATCH]

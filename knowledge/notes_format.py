@@ -171,7 +171,7 @@ def _split_long(text: str, max_chars: int) -> list[str]:
     return parts
 
 
-def chunk_note(note: Note, max_chars: int = 1200) -> list[Chunk]:
+def chunk_note(note: Note, max_chars: int = 800) -> list[Chunk]:
     """Heading chunks of a note; sections longer than ``max_chars`` are split at paragraph breaks.
 
     The H1 title itself is not repeated in the path of the intro chunk's children: a note's path

@@ -3,8 +3,9 @@
 Learners misspell and describe symptoms instead of names, so the query is first corrected word by
 word against the notes' own vocabulary (rapidfuzz), then searched both ways: the dense model
 catches paraphrases, BM25 catches exact terms (``groupby``, ``sqrt(d_k)``). Reciprocal rank fusion
-(RRF) needs no score calibration between the two. Results are capped per note so a top-k list
-shows more than one note when the best one is wrong.
+(RRF) needs no score calibration between the two. Passages are then ordered by how relevant
+their note is as a whole, and further passages of a note already listed are discounted, so a top-k
+list spans several notes unless one note is clearly the answer.
 
 Limits: the typo fixer only knows words that occur in the notes; very short words (< 4 letters)
 are left alone because a one-letter change makes them a different word.
@@ -30,8 +31,16 @@ log = logging.getLogger(__name__)
 
 MAX_QUERY_CHARS = 2000
 MAX_K = 50
-RRF_K = 60  # the usual RRF constant: damps the weight of the very first ranks
-DENSE_DEPTH = 40  # candidates taken from each ranker before fusion
+# Fusion settings, tuned with scripts/eval_retrieval.py on the dev and learner question sets
+# (a small RRF constant trusts the first ranks more; the dense side carries paraphrases).
+RRF_K = 10
+DENSE_WEIGHT = 1.5
+LEXICAL_WEIGHT = 1.0
+DEPTH = 40  # candidates taken from each ranker before fusion
+# a note's relevance: its best chunk scores weighted 1, 1/2, 1/4 (several matching sections count,
+# but a long note's many weak dense neighbours do not outvote one exact hit)
+NOTE_CHUNK_WEIGHTS = (1.0, 0.5, 0.25)
+REPEAT_PENALTY = 0.6  # each further passage of an already-listed note counts this much less
 _WORD = re.compile(r"(?u)\b\w\w+\b")
 
 
@@ -115,13 +124,11 @@ class Retriever:
         embedder: Embedder | None = None,
         auto_build: bool = False,
         refresh_s: float = 2.0,
-        max_per_topic: int = 2,
     ) -> None:
         self.index = index
         self._embedder = embedder
         self.auto_build = auto_build
         self.refresh_s = refresh_s
-        self.max_per_topic = max_per_topic
         self._lex: _Lexical | None = None
         self._checked = 0.0
         self._lock = threading.Lock()
@@ -170,45 +177,59 @@ class Retriever:
             log.debug("query corrected: %r -> %r", query, fixed)
 
         where = _where(topic_id, module)
-        depth = max(DENSE_DEPTH, 2 * k)
+        depth = min(max(DEPTH, 2 * k), len(lex.chunks))
         vec = self.embedder.embed([fixed])[0].tolist()
-        dense_ids = self.index.query(vec, depth, where)
-        dense_rows = [lex.row[i] for i in dense_ids if i in lex.row]
-
+        dense_rows = [lex.row[i] for i in self.index.query(vec, depth, where) if i in lex.row]
         bm = lex.scores(fixed, mask)
-        positive = int((bm > 0).sum())
-        lexical_rows = list(np.argsort(-bm, kind="stable")[: min(depth, positive)])
+        lexical_rows = [int(r) for r in np.argsort(-bm, kind="stable")[: min(depth, int((bm > 0).sum()))]]
 
-        fused = _rrf([dense_rows, lexical_rows])
-        best = 2.0 / (RRF_K + 1)
-        return [_passage(lex.chunks[r], s / best) for r, s in self._diverse(fused, lex, k, topic_id is None)]
-
-    def _diverse(
-        self, fused: list[tuple[int, float]], lex: _Lexical, k: int, cap: bool
-    ) -> list[tuple[int, float]]:
-        """Best first, at most ``max_per_topic`` per note; the cap is lifted if it would leave gaps."""
-        if not cap:
-            return fused[:k]
-        picked: list[tuple[int, float]] = []
-        per_topic: dict[str, int] = {}
-        held: list[tuple[int, float]] = []
-        for row, score in fused:
-            t = lex.topics[row]
-            if per_topic.get(t, 0) < self.max_per_topic:
-                per_topic[t] = per_topic.get(t, 0) + 1
-                picked.append((row, score))
-            else:
-                held.append((row, score))
-            if len(picked) == k:
-                return picked
-        return picked + held[: k - len(picked)]
+        fused = _rrf([(DENSE_WEIGHT, dense_rows), (LEXICAL_WEIGHT, lexical_rows)])
+        return [_passage(lex.chunks[r], score) for r, score in _by_note(fused, lex.topics, k)]
 
 
-def _rrf(rankings: Sequence[Sequence[int]]) -> list[tuple[int, float]]:
+def _by_note(fused: list[tuple[int, float]], topics: np.ndarray, k: int) -> list[tuple[int, float]]:
+    """Order passages by note relevance first, so the top k spans several notes when unsure.
+
+    A note scores its best chunk scores weighted by ``NOTE_CHUNK_WEIGHTS`` (a note with several
+    matching sections beats one lucky chunk). Each step takes the best remaining candidate: a note's next
+    passage counts its note score times its share of the note's best chunk times
+    ``REPEAT_PENALTY`` per passage already listed, so a clearly best note still gives two or three
+    passages before a weak second note gets one. Scores are scaled so 1.0 is the best possible.
+    """
+    per_note: dict[str, list[tuple[int, float]]] = {}
+    for row, score in fused:  # fused is best first, so each list is too
+        per_note.setdefault(str(topics[row]), []).append((row, score))
+    note_score = {
+        t: sum(w * s for w, (_, s) in zip(NOTE_CHUNK_WEIGHTS, chunks, strict=False))
+        for t, chunks in per_note.items()
+    }
+    best_possible = sum(
+        w * (DENSE_WEIGHT + LEXICAL_WEIGHT) / (RRF_K + r) for r, w in enumerate(NOTE_CHUNK_WEIGHTS, start=1)
+    )
+    used = dict.fromkeys(per_note, 0)
+    out: list[tuple[int, float]] = []
+    while len(out) < k:
+        pick: tuple[float, str] | None = None
+        for t, chunks in per_note.items():
+            i = used[t]
+            if i < len(chunks):
+                value = note_score[t] * (chunks[i][1] / chunks[0][1]) * REPEAT_PENALTY**i
+                if pick is None or value > pick[0]:
+                    pick = (value, t)
+        if pick is None:
+            break
+        value, t = pick
+        out.append((per_note[t][used[t]][0], value / best_possible))
+        used[t] += 1
+    return out
+
+
+def _rrf(rankings: Sequence[tuple[float, Sequence[int]]]) -> list[tuple[int, float]]:
+    """Weighted reciprocal rank fusion: sum of weight / (RRF_K + rank), best first."""
     scores: dict[int, float] = {}
-    for ranking in rankings:
-        for rank, row in enumerate(ranking):
-            scores[row] = scores.get(row, 0.0) + 1.0 / (RRF_K + rank + 1)
+    for weight, ranking in rankings:
+        for rank, row in enumerate(ranking, start=1):
+            scores[row] = scores.get(row, 0.0) + weight / (RRF_K + rank)
     return sorted(scores.items(), key=lambda kv: (-kv[1], kv[0]))
 
 

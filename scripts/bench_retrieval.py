@@ -17,6 +17,7 @@ import sys
 import tempfile
 import time
 from pathlib import Path
+from typing import Any
 
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
@@ -70,10 +71,14 @@ def main() -> int:
             index.embedder.embed([q])
         embed_ms = (time.perf_counter() - t0) * 1000 / embed_n
 
-    report = {
+    report: dict[str, Any] = {
         "notes": len(list(args.notes_dir.glob("*.md"))),
         "model_load_s": round(load_s, 2),
-        "index_full": {"chunks": full.chunks, "seconds": full.seconds, "chunks_per_s": round(full.chunks / full.seconds, 1)},
+        "index_full": {
+            "chunks": full.chunks,
+            "seconds": full.seconds,
+            "chunks_per_s": round(full.chunks / full.seconds, 1),
+        },
         "index_noop_s": noop.seconds,
         "search": {
             "queries": len(lat),

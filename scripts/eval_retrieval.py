@@ -47,9 +47,13 @@ class DenseBaseline:
         from chromadb.config import Settings
 
         self.embedder = get_embedder()
-        client = chromadb.PersistentClient(path=str(chroma_dir), settings=Settings(anonymized_telemetry=False))
+        client = chromadb.PersistentClient(
+            path=str(chroma_dir), settings=Settings(anonymized_telemetry=False)
+        )
         start = time.perf_counter()
-        ids, docs, metas = [], [], []
+        ids: list[str] = []
+        docs: list[str] = []
+        metas: list[Any] = []
         for path in sorted(notes_dir.glob("*.md")):
             meta, body = split_front_matter(path.read_text(encoding="utf-8"), str(path))
             for i in range(0, len(body), size):
@@ -62,7 +66,10 @@ class DenseBaseline:
         for i in range(0, len(ids), 128):
             vecs = self.embedder.embed(docs[i : i + 128])
             self.coll.add(
-                ids=ids[i : i + 128], embeddings=vecs.tolist(), documents=docs[i : i + 128], metadatas=metas[i : i + 128]
+                ids=ids[i : i + 128],
+                embeddings=vecs.tolist(),
+                documents=docs[i : i + 128],
+                metadatas=metas[i : i + 128],
             )
         self.chunks = len(ids)
         self.build_seconds = time.perf_counter() - start
@@ -70,7 +77,7 @@ class DenseBaseline:
     def topics(self, query: str, k: int) -> list[str]:
         vec = self.embedder.embed([query])[0].tolist()
         res = self.coll.query(query_embeddings=[vec], n_results=k, include=["metadatas"])
-        return [m["topic_id"] for m in res["metadatas"][0]]
+        return [str(m["topic_id"]) for m in (res["metadatas"] or [[]])[0]]
 
 
 def evaluate(search: Any, questions: list[tuple[str, str]]) -> dict[str, Any]:
@@ -100,7 +107,9 @@ def evaluate(search: Any, questions: list[tuple[str, str]]) -> dict[str, Any]:
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--notes-dir", type=Path, default=REPO / "knowledge" / "notes")
-    ap.add_argument("--set", action="append", metavar="NAME=TSV", help="question set (default: dev and learner)")
+    ap.add_argument(
+        "--set", action="append", metavar="NAME=TSV", help="question set (default: dev and learner)"
+    )
     ap.add_argument("--json", action="store_true", help="print one JSON document")
     ap.add_argument("--misses", action="store_true", help="list the questions each system missed")
     args = ap.parse_args()

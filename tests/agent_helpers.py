@@ -126,9 +126,9 @@ class FakeExercise:
     statement: str
     starter_code: str
     public_tests: list[dict[str, Any]]
-    check: Callable[
-        [dict[str, Any]], list[tuple[str, bool, bool, str]]
-    ]  # ns -> (name, passed, hidden, message)
+    # ns -> [(name, passed, hidden, message)]
+    check: Callable[[dict[str, Any]], list[tuple[str, bool, bool, str]]]
+    entry: str = ""  # the function the learner writes
 
     def to_public_dict(self) -> dict[str, Any]:
         return {
@@ -143,7 +143,7 @@ def _check_double(ns: dict[str, Any]) -> list[tuple[str, bool, bool, str]]:
     ok2 = callable(f) and f(-3) == -6
     return [
         ("test_double_two", ok1, False, "" if ok1 else "double(2) should be 4"),
-        ("test_hidden_negative", ok2, True, "hidden"),
+        ("test_hidden_negative", ok2, True, "" if ok2 else "secret: expected -6"),
     ]
 
 
@@ -162,6 +162,7 @@ EXERCISES = {
         "def double(x):\n    ...",
         [{"name": "test_double_two"}],
         _check_double,
+        "double",
     ),
     "numpy-col-means": FakeExercise(
         "numpy-col-means",
@@ -171,6 +172,7 @@ EXERCISES = {
         "def col_means(rows):\n    ...",
         [{"name": "test_col_means"}],
         _check_mean,
+        "col_means",
     ),
 }
 
@@ -206,9 +208,14 @@ class FakeGrader:
             return FakeReport(exercise_id, False, 0.0, [], f"{type(e).__name__}: {e}", status="error")
         tests = [{"name": n, "passed": p, "hidden": h, "message": m} for n, p, h, m in ex.check(ns)]
         score = sum(t["passed"] for t in tests) / len(tests)
-        return FakeReport(
-            exercise_id, score == 1.0, score, tests, "all passed" if score == 1.0 else "some tests fail"
-        )
+        # the real grader's feedback format: summary, failing public tests, hidden count, hint
+        lines = [f"{sum(t['passed'] for t in tests)} of {len(tests)} tests passed (score {score:.0%})."]
+        lines += [f"- {t['name']}: {t['message']}" for t in tests if not t["passed"] and not t["hidden"]]
+        hidden = [t for t in tests if not t["passed"] and t["hidden"]]
+        if hidden:
+            lines.append(f"- {len(hidden)} hidden test(s) failed.")
+        lines.append("Hint: from the grader")
+        return FakeReport(exercise_id, score == 1.0, score, tests, "\n".join(lines))
 
 
 class FakeJobs:
@@ -310,3 +317,26 @@ class Rig:
         for s in self.savers:
             s.conn.close()
         self.store.close()
+
+
+def reference_submission(ex: Any) -> str:
+    """A passing submission for a real exercise: its trusted reference, bound to the entry name."""
+    source = (ex.folder / "reference.py").read_text(encoding="utf-8")
+    return f"{source}\n\n{ex.entry} = solution\n"
+
+
+def real_tutor(data_dir: Path, llm: Any = None) -> Any:
+    """The real service on ``data_dir``: sandboxed kernels, grader, exercises, learner model,
+    SQLite checkpoints; retrieval over the real notes with a hashing embedder (no model load);
+    a scripted chat model and fake training jobs (no worker processes)."""
+    from knowledge.embedding import HashingEmbedder
+    from knowledge.index import NoteIndex
+    from knowledge.retriever import Retriever
+    from tutor.config import Settings
+    from tutor.llm.fake import FakeChatModel
+    from tutor.service import Tutor
+
+    settings = Settings(data_dir=data_dir, kernel_pool_size=0)
+    index = NoteIndex(settings.notes_dir, chroma_dir=settings.chroma_dir, embedder=HashingEmbedder())
+    index.build()
+    return Tutor(settings, llm=llm or FakeChatModel(), retriever=Retriever(index), jobs=FakeJobs())

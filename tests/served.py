@@ -5,10 +5,10 @@ log dumped when something fails.
     with ServedTutor(tmp_path, env={"TUTOR_LLM_BACKEND": "fake"}) as srv:
         httpx.get(srv.url + "/healthz")
 
-As a pytest fixture, see ``served_tutor`` below (module scope: one server per test module).
-The Chroma index is the slow part of a fresh data dir; when the checkout has one (``var/chroma``
-from ``make run``/``tutor index``) it is copied in so the server starts warm, else the server
-builds it on the first search.
+As a pytest fixture: ``from tests.served import served_tutor`` in a test module. All modules that
+do so share ONE server for the whole session (startup costs ~15-20 s on 2 cores), so tests there
+use their own learner names. Indexing all course notes on a fresh data dir takes minutes here, so
+the served tests index the three small notes in ``tests/data/sample_notes`` (topic ids ``t1.*``).
 """
 
 from __future__ import annotations
@@ -40,6 +40,7 @@ DEFAULT_ENV = {
     "ANONYMIZED_TELEMETRY": "False",
     "GRADIO_ANALYTICS_ENABLED": "False",
     "MPLBACKEND": "Agg",
+    "TUTOR_NOTES_DIR": str(REPO / "tests" / "data" / "sample_notes"),
 }
 
 
@@ -73,9 +74,6 @@ class ServedTutor:
 
     def start(self) -> ServedTutor:
         self.data_dir.mkdir(parents=True, exist_ok=True)
-        warm = REPO / "var" / "chroma"
-        if warm.is_dir() and not (self.data_dir / "chroma").exists():
-            shutil.copytree(warm, self.data_dir / "chroma")
         cmd = [str(TUTOR_BIN)] if TUTOR_BIN.exists() else [sys.executable, "-m", "tutor.cli"]
         log = open(self.log_path, "wb")  # noqa: SIM115 - closed in stop()
         self.proc = subprocess.Popen(
@@ -128,20 +126,23 @@ class ServedTutor:
         self.stop()
 
 
-def served(tmp_factory: pytest.TempPathFactory, request: pytest.FixtureRequest, **env: str) -> Iterator[ServedTutor]:
-    """Body of a module-scoped fixture: one server; its log is printed if a test of the module failed."""
-    srv = ServedTutor(tmp_factory.mktemp("served"), env=env)
-    srv.start()
-    failed_before = request.session.testsfailed
-    try:
-        yield srv
-    finally:
-        srv.stop()
-        if request.session.testsfailed > failed_before:
-            print(f"\n--- tutor serve log ({srv.log_path}) ---\n{srv.log_tail()}", file=sys.stderr)
+_shared: ServedTutor | None = None
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture(scope="session")
 def served_tutor(tmp_path_factory: pytest.TempPathFactory, request: pytest.FixtureRequest) -> Iterator[ServedTutor]:
-    """A served tutor with the default test environment (import this fixture into a test module)."""
-    yield from served(tmp_path_factory, request)
+    """The session's served tutor (default test environment); its log is printed at the end of
+    the session when a test failed, and on request by ``srv.log_tail()``."""
+    global _shared
+    if _shared is None or _shared.proc is None or _shared.proc.poll() is not None:
+        _shared = ServedTutor(tmp_path_factory.mktemp("served"))
+        _shared.start()
+        srv = _shared
+
+        def stop() -> None:
+            srv.stop()
+            if request.session.testsfailed:
+                print(f"\n--- tutor serve log ({srv.log_path}) ---\n{srv.log_tail()}", file=sys.stderr)
+
+        request.session.config.add_cleanup(stop)  # once, at the end of the session
+    yield _shared

@@ -162,13 +162,13 @@ def _make_case(ex: Exercise, spec: TestSpec) -> _Case:
         expected = made.get("expected", _MISSING)
     else:
         args = ex.materialize(spec.args)
-    positional, keywords = split_args(ex.signature, args)
+    positional, keywords = split_args(ex.required, args)
     if expected is _MISSING:
         expected = ref.solution(*_copy(positional), **_copy(keywords))
     if ex.call == "fit_predict":
         payload = wire.encode({k: args[k] for k in ("X_train", "y_train", "X_test")})
     else:
-        payload = {"args": wire.encode(positional), "kwargs": wire.encode(keywords)}
+        payload = wire.encode({"args": positional, "kwargs": keywords})
     return _Case(spec=spec, args=args, payload=payload, expected=expected)
 
 

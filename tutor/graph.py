@@ -18,6 +18,7 @@ Replies are streamed as custom ``{"event": "token"|"tool", "data": ...}`` chunks
 from __future__ import annotations
 
 import logging
+import re
 from collections.abc import Callable, Mapping
 from typing import Any, Literal
 
@@ -25,7 +26,7 @@ from langchain_core.messages import AIMessage
 from langgraph.graph import END, START, StateGraph
 
 from tutor import prompts as P
-from tutor.intent import classify
+from tutor.intent import IntentResult, classify, rule_intent
 from tutor.nodes import Services, Tasks, Update, emit_text, last_human_text, load_tasks
 from tutor.nodes.chitchat import chitchat_node
 from tutor.nodes.practice import exercise_node, grade_node, run_node
@@ -116,7 +117,11 @@ def build_graph(
 
     def classify_node(state: TutorState) -> Update:
         text = last_human_text(state)
-        res = classify(text, svc.exercise_titles, review_pending=bool(state.get("review_topic")))
+        try:
+            res = classify(text, svc.exercise_titles, review_pending=bool(state.get("review_topic")))
+        except Exception:  # a broken classifier must not stop the turn: rules, else a safe default
+            log.exception("intent classifier failed")
+            res = rule_intent(text, svc.exercise_titles) or IntentResult("explain", 0.0, "fallback")
         code, ex_id = res.code, res.exercise_id
         intent = res.intent
         # code sent while working on an exercise, with "my solution"-type words, is a submission
@@ -175,7 +180,5 @@ def build_graph(
 
 
 def _is_submission(text: str) -> bool:
-    import re
-
     prose = re.sub(r"```.*?(```|\Z)", " ", text, flags=re.S)
     return bool(re.search(r"\b(solution|attempt|answer|fix(ed)?|try|version|submission)\b", prose, re.I))

@@ -42,9 +42,14 @@ _GRADE = re.compile(
 _RUN = re.compile(
     r"\b(run|rerun|execute|exec|evaluate|eval)\b|\bwhat (does|will) (this|it) (print|output|return)", re.I
 )
-_SOLUTION = re.compile(
-    r"\b(solution|solve|answer|hint|stuck|give up|starter|tests?|statement|exercise)\b", re.I
+# exercise ids are often topic words ("attention", "pca"): a bare id is a concept question, an id
+# with one of these words is about the exercise
+_EXERCISE_WORDS = re.compile(
+    r"\b(exercises?|solutions?|solve[ds]?|answers?|hints?|stuck|give up|starter|tests?|statement|practi[cs]e|task|"
+    r"submi\w*|do it for me|(the )?code for)\b",
+    re.I,
 )
+_OPEN_EXERCISE = re.compile(r"^\s*(please\s+)?(give me|show me|open|start|try|let me try|do)\b", re.I)
 _JOB_WORDS = re.compile(r"\bjobs?\b|\bjob[-_][0-9a-f]{4,}\b", re.I)
 _TRAIN_IMPERATIVE = re.compile(
     r"^\s*(please\s+|pls\s+|ok\s+|now\s+)?(can you\s+|could you\s+|let'?s\s+|i want to\s+|i'd like to\s+)?"
@@ -119,6 +124,12 @@ def find_exercise_id(text: str, exercises: Mapping[str, str] | Iterable[str]) ->
     return None
 
 
+def exercise_defined_in(code: str, entries: Mapping[str, str]) -> str | None:
+    """The exercise whose function (``{id: entry name}``) the code defines, when exactly one is."""
+    found = [ex_id for ex_id, entry in entries.items() if entry and re.search(rf"^\s*def {re.escape(entry)}\s*\(", code, re.M)]
+    return found[0] if len(found) == 1 else None
+
+
 def find_rating(text: str) -> int | None:
     """A self-check rating 1..4 (again, hard, good, easy) in a short reply, else None."""
     m = _RATING.search(text)
@@ -135,9 +146,9 @@ def rule_intent(
 ) -> IntentResult | None:
     """The intent when a reliable rule applies, else None (then the model decides)."""
     code = extract_code(text)
-    ex_id = find_exercise_id(text, exercises)
     # strip code before matching words, so `model.fit` or `eval(...)` inside code does not count
     prose = _FENCE.sub(" ", text) if "```" in text else ("" if code else text)
+    ex_id = find_exercise_id(prose, exercises)
     if code is not None:
         if ex_id or _GRADE.search(prose):
             return IntentResult("grade", 1.0, "rule:code+grade", ex_id, code)
@@ -146,7 +157,10 @@ def rule_intent(
         return IntentResult("grade", 1.0, "rule:grade-words", ex_id)
     if re.match(r"\s*(please\s+|pls\s+|can you\s+)?(re)?run (this|it|that|my)\b", prose, re.I):
         return IntentResult("run_code", 1.0, "rule:run-words", ex_id)
-    if ex_id and not _JOB_WORDS.search(prose):
+    about_exercise = _EXERCISE_WORDS.search(prose) or (
+        _OPEN_EXERCISE.search(prose) and len(prose.split()) <= 5
+    )
+    if ex_id and about_exercise and not _JOB_WORDS.search(prose):
         return IntentResult("exercise", 1.0, "rule:exercise-id", ex_id)
     if _JOB_WORDS.search(prose) and not re.match(r"\s*(what|why|explain)\b", prose, re.I):
         return IntentResult("train", 1.0, "rule:job-words")
@@ -223,8 +237,7 @@ def classify(
     if rule is not None:
         return rule
     result = model_intent(text)
-    ex_id = find_exercise_id(text, exercises)
-    return IntentResult(result.intent, result.confidence, result.source, ex_id)
+    return IntentResult(result.intent, result.confidence, result.source, find_exercise_id(text, exercises))
 
 
 def heldout_accuracy(path: Path = HELDOUT_PATH) -> tuple[float, list[tuple[str, str, str]]]:

@@ -39,7 +39,6 @@ EXPLAIN_SOURCES = "Source: {sources}."
 EXPLAIN_NEXT_EXERCISE = 'Next: try the exercise `{exercise_id}` ({title}) — say "give me {exercise_id}".'
 EXPLAIN_NEXT_TOPIC = "Next: when this feels solid, move on to {title} (`{topic_id}`)."
 EXPLAIN_NEXT_ASK = 'Ask me a follow-up, or say "what\'s next?" for your plan.'
-EXPLAIN_LOW_SUPPORT = "(This answer is quoted from the notes because I couldn't check a generated one.)"
 
 # --- plan ---
 PLAN_HEADER = "Here's your plan for {hours:g} h{goal}:"
@@ -72,7 +71,7 @@ GRADE_PASSED = (
     "✅ All tests of `{exercise_id}` pass (score {score:.0%}). Your mastery of {topic} is now {mastery:.0%}."
 )
 GRADE_FAILED = "Not yet: {passed}/{total} tests of `{exercise_id}` pass (score {score:.0%})."
-GRADE_STATUS = "Your code didn't finish cleanly ({status}): {feedback}"
+GRADE_STATUS = "Your code didn't finish cleanly ({status})."
 GRADE_HIDDEN = "A hidden test failed too — think about edge cases the public tests don't show."
 GRADE_HINT = "Hint: {hint}"
 GRADE_RETRY = 'Fix it and send it again with "grade this".'

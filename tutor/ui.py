@@ -17,7 +17,9 @@ import uuid
 from typing import Any
 
 import gradio as gr
-from fastapi import FastAPI
+from fastapi import FastAPI, Request
+from fastapi.responses import JSONResponse
+from fastapi.routing import APIRoute
 
 from tutor.errors import TutorError
 from tutor.ui_chat import build_chat_tab
@@ -166,9 +168,39 @@ def _api(tutor: Any) -> None:
     gr.api(search, api_name="search")
 
 
+API_PREFIXES = ("/api", "/v1", "/healthz")
+METHODS = ["GET", "POST", "PUT", "PATCH", "DELETE", "HEAD", "OPTIONS", "TRACE"]
+
+
+def _api_fallback(app: FastAPI) -> None:
+    """Unknown paths and methods under the API get the API's error shape (404 / 405), not the
+    Gradio app's: a mount at ``/`` would otherwise catch everything no API route fully matches."""
+    routes = [r for r in app.routes if isinstance(r, APIRoute)]
+
+    def fallback(request: Request) -> JSONResponse:
+        path = request.url.path
+        allowed = sorted({m for r in routes if r.path_regex.match(path) for m in (r.methods or ())})
+        if allowed:
+            body = {
+                "error": {
+                    "code": "method_not_allowed",
+                    "message": f"{request.method} is not allowed on {path}; use {', '.join(allowed)}",
+                }
+            }
+            return JSONResponse(body, status_code=405, headers={"Allow": ", ".join(allowed)})
+        body = {"error": {"code": "not_found", "message": f"no endpoint {path}; the API is listed at /docs"}}
+        return JSONResponse(body, status_code=404)
+
+    for prefix in API_PREFIXES:
+        app.add_api_route(prefix, fallback, methods=METHODS, include_in_schema=False)
+        app.add_api_route(prefix + "/{rest:path}", fallback, methods=METHODS, include_in_schema=False)
+
+
 def mount_ui(app: FastAPI, tutor: Any) -> FastAPI:
-    """Adds ``/notes/{topic_id}`` and mounts the UI at ``/`` (call after the API routes)."""
+    """Adds ``/notes/{topic_id}``, the API's 404/405 fallback, and mounts the UI at ``/`` (call
+    after the API routes)."""
     install_notes_route(app, lambda: tutor.settings.notes_dir)
+    _api_fallback(app)
     keys = tutor.settings.api_key_map
     theme = gr.themes.Default(font=["system-ui", "sans-serif"], font_mono=["ui-monospace", "monospace"])
     return gr.mount_gradio_app(

@@ -4,7 +4,6 @@ score, hint). Learner output is shown only in text components and image files.""
 
 from __future__ import annotations
 
-import json
 import logging
 from typing import Any
 
@@ -38,13 +37,20 @@ def _traceback(error: dict[str, Any] | None) -> str:
 
 
 def _show_test(test: Any) -> str:
-    if isinstance(test, dict):
-        code = test.get("code") or test.get("source")
-        name = test.get("name")
-        if isinstance(code, str):
-            return f"# {name}\n{code}" if name else code
-        return json.dumps(test, indent=1, default=str)
-    return str(test)
+    """A public test as Python-looking text: its name and description as comments, then the call
+    and the expected value (or the test's code, for exercises that give one)."""
+    if not isinstance(test, dict):
+        return str(test)
+    lines = [f"# {test.get('name', 'test')}"]
+    if test.get("description"):
+        lines.append(f"#   {test['description']}")
+    if isinstance(test.get("code"), str):
+        lines.append(test["code"])
+    if test.get("call"):
+        lines.append(str(test["call"]))
+    if test.get("expected") is not None:
+        lines.append(f"# expected: {test['expected']}")
+    return "\n".join(lines)
 
 
 class CodeHandlers:

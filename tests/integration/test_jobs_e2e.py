@@ -44,11 +44,10 @@ def group_members(pgid: int) -> list[int]:
 
 
 def test_sklearn_job(jobs: JobManager) -> None:
-    job = jobs.submit("sklearn", {"dataset": "digits", "estimator": "random_forest", "params": {"n_estimators": 20},
-                                  "cv": 3}, learner_id="ada")
+    job = jobs.submit("sklearn", {"dataset": "digits", "estimator": "svm", "params": {"C": 2.0}, "cv": 3}, learner_id="ada")
     job = jobs.wait(job["job_id"], timeout_s=90)
     assert job["status"] == "succeeded", job["error"]
-    assert job["metrics"]["accuracy"] > 0.85 and len(job["metrics"]["history"]) == 3
+    assert job["metrics"]["accuracy"] > 0.9 and len(job["metrics"]["history"]) == 3
     plot = next(a for a in job["artifacts"] if a["name"] == "confusion_matrix")
     assert Path(plot["path"]).read_bytes().startswith(b"\x89PNG")
     assert [j["job_id"] for j in jobs.list("ada")] == [job["job_id"]]
@@ -94,8 +93,7 @@ def test_cancel_within_15_s_leaves_no_process(jobs: JobManager, tmp_path: Path) 
 
 def test_killed_worker_resumes_to_the_uninterrupted_result(jobs: JobManager, tmp_path: Path) -> None:
     corpus = write_corpus(tmp_path / "corpus.txt")
-    params = {**TINY, "n_embd": 64, "block_size": 64, "batch_size": 16, "data": str(corpus), "max_steps": 300,
-              "eval_interval": 50}
+    params = {**TINY, "data": str(corpus), "max_steps": 200, "eval_interval": 25}
     straight = jobs.submit("gpt", params)["job_id"]
     crashed = jobs.submit("gpt", params)["job_id"]  # both run at once (max_concurrent=2)
     state = jobs.run_dir(crashed) / "model" / "checkpoint" / "state.json"

@@ -11,6 +11,7 @@ from tutor.intent import (
     INTENTS,
     TRAIN_PATH,
     classify,
+    exercise_defined_in,
     extract_code,
     find_exercise_id,
     find_rating,
@@ -22,6 +23,7 @@ EXERCISES = {
     "numpy-double": "Double the values",
     "kmeans": "K-means from scratch",
     "kmeans-2": "Elbow method",
+    "attention": "Scaled dot-product attention",
 }
 MIN_HELDOUT_ACCURACY = 0.9
 
@@ -71,6 +73,10 @@ def test_load_examples_names_the_bad_line(tmp_path: Path) -> None:
         ("give me the solution to kmeans", "exercise", "kmeans"),
         ("hint for kmeans-2 please", "exercise", "kmeans-2"),
         ("i'm stuck on K-means from scratch", "exercise", "kmeans"),
+        ("give me the attention exercise", "exercise", "attention"),
+        ("what is attention?", "explain", "attention"),  # an id that is also a concept word
+        ("give me a study plan towards attention", "plan", "attention"),
+        ("give me attention", "exercise", "attention"),
         ("start a training job", "train", None),
         ("is my job done?", "train", None),
         ("fine-tune the model on the numpy notes", "train", None),
@@ -123,3 +129,15 @@ def test_find_rating_ignores_long_messages() -> None:
     assert find_rating("that was easy") == 4
     assert find_rating("again") == 1
     assert find_rating("it is good that numpy arrays are fast and I want to learn more about them") is None
+
+
+def test_exercise_named_only_inside_code_does_not_make_it_a_submission() -> None:
+    res = classify("```python\ndef attention(q, k, v):\n    return q\nprint(attention(1, 2, 3))\n```", EXERCISES)
+    assert (res.intent, res.exercise_id) == ("run_code", None)
+
+
+def test_exercise_defined_in() -> None:
+    entries = {"attention": "attention", "pca": "pca"}
+    assert exercise_defined_in("import numpy as np\n\ndef pca(X, n):\n    pass", entries) == "pca"
+    assert exercise_defined_in("pca(X, 2)", entries) is None
+    assert exercise_defined_in("def pca(X): ...\ndef attention(q, k, v): ...", entries) is None  # ambiguous

@@ -5,11 +5,12 @@ from __future__ import annotations
 import shutil
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 from knowledge.embedding import HashingEmbedder, get_embedder
 from knowledge.index import IndexMissing, NoteIndex
-from knowledge.retriever import MAX_QUERY_CHARS, Passage, Retriever
+from knowledge.retriever import MAX_QUERY_CHARS, Passage, Retriever, _by_note
 
 SAMPLES = Path(__file__).resolve().parents[1] / "data" / "sample_notes"
 
@@ -78,13 +79,23 @@ def test_unknown_filter_is_lookup_error_with_suggestion(retriever: Retriever) ->
         retriever.search("merge", topic_id="t2.clusters", module="t1")
 
 
-def test_results_are_capped_per_note_when_unfiltered(retriever: Retriever) -> None:
-    hits = retriever.search("tables rows merge groupby aggregation DataFrame", k=5)
-    per_topic = [p.topic_id for p in hits]
-    assert per_topic[:2] == ["t1.tables", "t1.tables"]
-    assert per_topic[2] != "t1.tables"  # the third chunk of the same note waits behind other notes
-    filtered = retriever.search("tables rows merge groupby aggregation DataFrame", k=3, topic_id="t1.tables")
-    assert [p.topic_id for p in filtered] == ["t1.tables"] * 3
+def test_a_clear_best_note_gives_several_passages_first() -> None:
+    topics = np.array(["a", "a", "a", "b"])
+    order = _by_note([(0, 0.10), (1, 0.09), (2, 0.08), (3, 0.05)], topics, k=4)
+    assert [topics[r] for r, _ in order] == ["a", "a", "b", "a"]
+
+
+def test_a_note_with_several_good_sections_beats_one_lucky_chunk() -> None:
+    topics = np.array(["a", "b", "b", "a"])
+    order = _by_note([(0, 0.100), (1, 0.095), (2, 0.090), (3, 0.050)], topics, k=4)
+    assert [int(r) for r, _ in order] == [1, 0, 2, 3]
+    scores = [s for _, s in order]
+    assert scores == sorted(scores, reverse=True) and 0 < scores[-1] < scores[0] <= 1
+
+
+def test_topic_filter_keeps_every_passage_in_the_topic(retriever: Retriever) -> None:
+    hits = retriever.search("tables rows merge groupby aggregation DataFrame", k=3, topic_id="t1.tables")
+    assert [p.topic_id for p in hits] == ["t1.tables"] * 3
 
 
 @pytest.mark.parametrize(
@@ -121,12 +132,16 @@ def test_auto_build_builds_a_missing_index(notes: Path, tmp_path: Path) -> None:
 
 
 def test_bm25_is_rebuilt_after_the_index_changes(index: NoteIndex, notes: Path, retriever: Retriever) -> None:
-    assert retriever.search("perplexity", k=1)[0].topic_id != "t3.tsne"
+    with pytest.raises(LookupError, match="module 't3'"):
+        retriever.search("perplexity", module="t3")
     (notes / "t3.tsne.md").write_text(
         "---\ntopic_id: t3.tsne\ntitle: t-SNE\nmodule: t3\n---\n# t-SNE\n\nPerplexity sets the neighbourhood size.\n"
     )
     index.build()
-    assert retriever.search("perplexity", k=1)[0].topic_id == "t3.tsne"
+    assert (
+        retriever.search("perplexity", k=1, module="t3")[0].text == "Perplexity sets the neighbourhood size."
+    )
+    assert "t3.tsne" in {p.topic_id for p in retriever.search("perplexity", k=3)}
 
 
 def test_change_by_another_process_is_seen_after_refresh(notes: Path, tmp_path: Path) -> None:

@@ -41,6 +41,7 @@ class GPTTrainConfig:
     n_head: int = 4
     n_embd: int = 128
     block_size: int = 128
+    n_positions: int | None = None  # None: block_size; more leaves room for longer fine-tuning windows
     vocab_size: int | None = None  # None: taken from the tokenizer or the init model
     dropout: float = 0.0
     batch_size: int = 16
@@ -82,12 +83,12 @@ class GPTTrainConfig:
         return dataclasses.asdict(self)
 
 
-def make_model_config(cfg: GPTTrainConfig, vocab_size: int, eos_id: int | None = None) -> Any:
+def make_model_config(cfg: GPTTrainConfig, vocab_size: int, eos_id: int | None = None, pad_id: int | None = None) -> Any:
     from transformers import GPT2Config
 
     return GPT2Config(
         vocab_size=vocab_size,
-        n_positions=cfg.block_size,
+        n_positions=max(cfg.n_positions or 0, cfg.block_size),
         n_embd=cfg.n_embd,
         n_layer=cfg.n_layer,
         n_head=cfg.n_head,
@@ -98,18 +99,18 @@ def make_model_config(cfg: GPTTrainConfig, vocab_size: int, eos_id: int | None =
         activation_function="gelu_pytorch_tanh",
         bos_token_id=eos_id,
         eos_token_id=eos_id,
-        pad_token_id=eos_id,
+        pad_token_id=pad_id if pad_id is not None else eos_id,
         tie_word_embeddings=True,
     )
 
 
-def build_model(cfg: GPTTrainConfig, vocab_size: int, eos_id: int | None = None) -> Any:
+def build_model(cfg: GPTTrainConfig, vocab_size: int, eos_id: int | None = None, pad_id: int | None = None) -> Any:
     """A freshly initialised ``GPT2LMHeadModel`` (HF init: N(0, 0.02), scaled residual proj)."""
     import torch
     from transformers import GPT2LMHeadModel
 
     torch.manual_seed(cfg.seed)
-    return GPT2LMHeadModel(make_model_config(cfg, vocab_size, eos_id))
+    return GPT2LMHeadModel(make_model_config(cfg, vocab_size, eos_id, pad_id))
 
 
 def count_params(model: Any) -> int:
@@ -357,8 +358,8 @@ def train_gpt(
             vocab = cfg.vocab_size or (len(tokenizer) if tokenizer is not None else None)
             if vocab is None:
                 raise ValueError("set cfg.vocab_size or pass a tokenizer for a model trained from scratch")
-            eos = getattr(tokenizer, "eos_token_id", None) if tokenizer is not None else None
-            model = build_model(cfg, vocab, eos)
+            eos = getattr(tokenizer, "eos_token_id", None)
+            model = build_model(cfg, vocab, eos, getattr(tokenizer, "pad_token_id", None))
         if int(max(train_ids.max(initial=0), val_ids.max(initial=0))) >= model.config.vocab_size:
             raise ValueError(f"token ids go beyond the model's vocabulary of {model.config.vocab_size}")
         if cfg.lora_r:

@@ -178,8 +178,9 @@ class JobManager:
         """Validate and queue a job (ValueError when refused); returns the job."""
         if self._closed:
             raise RuntimeError("the job manager is closed; start a new one")
+        threads = max(1, (os.cpu_count() or 1) // self.max_concurrent)  # no oversubscribed cores
         spec = validate_job(
-            kind, params, registry=self.registry, notes_dir=self.notes_dir, data_roots=self.data_roots
+            kind, params, registry=self.registry, notes_dir=self.notes_dir, data_roots=self.data_roots, threads=threads
         )
         job_id = f"{kind}-{uuid.uuid4().hex[:10]}"
         run_dir = self.runs_dir / job_id

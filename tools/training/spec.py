@@ -10,6 +10,7 @@ whose training would not fit in the memory available now); a missing data file; 
 from __future__ import annotations
 
 import difflib
+import os
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any, Literal
@@ -52,6 +53,7 @@ class GPTParams(BaseModel):
     eval_iters: int = Field(20, ge=1, le=1000)
     checkpoint_interval: int | None = Field(None, ge=1)
     warmup_steps: int | None = Field(None, ge=0)
+    num_threads: int | None = Field(None, ge=1, le=256)  # torch threads; None: cores / concurrent jobs
 
 
 class SklearnParams(BaseModel):
@@ -96,12 +98,17 @@ def validate_job(
     notes_dir: str | Path | None = None,
     data_roots: Sequence[str | Path] | None = None,
     available_bytes: int | None = None,
+    threads: int | None = None,
 ) -> dict[str, Any]:
-    """Check a job request; returns the spec the worker runs (raises ValueError when refused)."""
+    """Check a job request; returns the spec the worker runs (raises ValueError when refused).
+
+    ``threads`` is the default torch thread count of a gpt job (fixed in the spec, because a
+    resumed run must use the same count to reproduce the uninterrupted one).
+    """
     if kind == "sklearn":
         return _sklearn(params)
     if kind == "gpt":
-        return _gpt(params, registry, notes_dir, data_roots, available_bytes)
+        return _gpt(params, registry, notes_dir, data_roots, available_bytes, threads or os.cpu_count() or 1)
     raise ValueError(f"unknown job kind {kind!r}; {_did_you_mean(kind, KINDS)}kinds: {', '.join(KINDS)}")
 
 
@@ -219,6 +226,7 @@ def _gpt(
     notes_dir: str | Path | None,
     roots: Sequence[str | Path] | None,
     available: int | None,
+    threads: int,
 ) -> dict[str, Any]:
     p = _parse(GPTParams, "gpt", params)
     data = _data(p.data, Path(notes_dir) if notes_dir else None, roots)
@@ -247,6 +255,7 @@ def _gpt(
         "eval_interval": p.eval_interval or max(1, min(250, p.max_steps // 4)),
         "warmup_steps": p.warmup_steps if p.warmup_steps is not None else min(100, p.max_steps // 10),
         "lora_r": p.lora_r if p.lora else 0,
+        "num_threads": p.num_threads or threads,
     }
     cfg["checkpoint_interval"] = p.checkpoint_interval or cfg["eval_interval"]
     need = estimate_train_bytes(vocab_size=vocab, lora=p.lora, **{k: cfg[k] for k in (*SHAPE_KEYS, "block_size", "batch_size")})

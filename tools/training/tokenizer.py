@@ -59,9 +59,14 @@ def train_bpe(
     chat_template: str | None = None,
     max_length: int = 1024,
     min_frequency: int = 2,
+    whole_words: Sequence[str] = (),
 ) -> Any:
-    """Train a byte-level BPE tokenizer on ``texts``; returns a ``PreTrainedTokenizerFast``."""
-    from tokenizers import Tokenizer, decoders, models, pre_tokenizers, trainers
+    """Train a byte-level BPE tokenizer on ``texts``; returns a ``PreTrainedTokenizerFast``.
+
+    ``whole_words`` become single (non-special) tokens wherever they occur, e.g. topic ids like
+    "m1.numpy" that the byte-level pre-tokenizer would otherwise cut into 4 pieces.
+    """
+    from tokenizers import AddedToken, Tokenizer, decoders, models, pre_tokenizers, trainers
 
     if vocab_size < 300:
         raise ValueError(f"vocab_size must be >= 300 for byte-level BPE (256 bytes + merges), got {vocab_size}")
@@ -77,6 +82,8 @@ def train_bpe(
         show_progress=False,
     )
     tok.train_from_iterator(list(texts), trainer=trainer)
+    if whole_words:
+        tok.add_tokens([AddedToken(w, normalized=False, special=False) for w in dict.fromkeys(whole_words)])
     logger.info("trained byte-level BPE: %d tokens", tok.get_vocab_size())
     return _wrap(tok, specials, chat_template, max_length)
 

@@ -43,7 +43,11 @@ HINT_SYSTEM = "Give a short hint for the failing test. Never write the solution 
 
 # one plan line: "m1.numpy study 45"
 PLAN_LINE = re.compile(r"^\s*([a-z0-9][a-z0-9.\-]*)\s+([a-z]+)\s+(\d+)\s*$")
-MAX_PASSAGE_CHARS = 320
+MAX_PASSAGE_CHARS = 240
+MASTERED = 0.8  # curriculum.planner.MASTERED (not imported: this module stays import-light)
+_FENCED = re.compile(r"^\s*(```|~~~).*?^\s*(```|~~~)[^\n]*$", re.S | re.M)
+_DROP_LINES = re.compile(r"^\s*(#+\s.*|\|.*)$", re.M)  # headings (the title again) and table rows
+_MD = re.compile(r"(\*\*|__|\*|`|^\s*[-+]\s+|^\s*\d+\.\s+|^>\s*|\$)", re.M)
 
 
 def render(messages: Sequence[Mapping[str, str]], add_generation_prompt: bool = True) -> str:
@@ -61,16 +65,19 @@ def _num(x: float) -> str:
 def plan_prompt(
     mastery: Mapping[str, float], hours: float, goal_topics: Iterable[str] = (), due: Iterable[str] = ()
 ) -> str:
-    """Learner state as the plan task's user turn; topics not listed have mastery 0."""
+    """Learner state as the plan task's user turn: mastered topics by id, partly learned ones
+    with their mastery (floored to one decimal); topics not listed have mastery 0."""
     # floor to one decimal: the planner's thresholds (0.3, 0.8) are one-decimal numbers, so a
     # floored value is on the same side of each threshold as the exact one
     shown = {t: math.floor(float(p) * 10 + 1e-9) / 10 for t, p in mastery.items()}
-    known = " ".join(f"{t}={shown[t]:.1f}" for t in sorted(shown) if shown[t] > 0)
+    known = " ".join(t for t in sorted(shown) if shown[t] >= MASTERED)
+    partial = " ".join(f"{t}={shown[t]:.1f}" for t in sorted(shown) if 0 < shown[t] < MASTERED)
     return (
         f"hours: {_num(hours)}\n"
         f"goal: {' '.join(goal_topics) or '-'}\n"
         f"due: {' '.join(due) or '-'}\n"
-        f"mastery: {known or '-'}"
+        f"known: {known or '-'}\n"
+        f"learning: {partial or '-'}"
     )
 
 
@@ -88,6 +95,12 @@ def parse_plan(text: str) -> list[dict[str, Any]]:
     return items
 
 
+def clean_passage(text: str) -> str:
+    """Passage prose as the model sees it: no code blocks, no Markdown marks, one line."""
+    text = _MD.sub("", _DROP_LINES.sub("", _FENCED.sub(" ", text)))
+    return " ".join(text.split())
+
+
 def trim_passage(text: str, limit: int = MAX_PASSAGE_CHARS) -> str:
     """First sentences of a passage up to ``limit`` chars (a small model has a short context)."""
     text = " ".join(text.split())
@@ -100,12 +113,12 @@ def trim_passage(text: str, limit: int = MAX_PASSAGE_CHARS) -> str:
 
 def explain_prompt(question: str, passages: Sequence[str]) -> str:
     lines = [f"question: {' '.join(question.split())}"]
-    lines += [f"[{n}] {trim_passage(p)}" for n, p in enumerate(passages, 1)]
+    lines += [f"[{n}] {trim_passage(clean_passage(p))}" for n, p in enumerate(passages, 1)]
     return "\n".join(lines)
 
 
 def hint_prompt(title: str, statement: str, failing: Sequence[Mapping[str, str]], wants_solution: bool = False) -> str:
-    lines = [f"exercise: {title}", f"task: {trim_passage(statement, 240)}"]
+    lines = [f"exercise: {title}", f"task: {trim_passage(clean_passage(statement), 240)}"]
     for t in failing[:2]:
         lines.append(f"failing: {t.get('name', '?')}: {trim_passage(str(t.get('message', '')), 160)}")
     if wants_solution:

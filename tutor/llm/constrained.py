@@ -39,6 +39,21 @@ def token_pieces(tokenizer: Any) -> list[str]:
     return _PIECES[key]
 
 
+def _minutes_prefix_ok(digits: str, lo: int, hi: int) -> bool:
+    """Can ``digits`` still grow into a whole number of minutes in [lo, hi]?"""
+    if digits == "":
+        return hi >= lo
+    if not digits.isdigit() or digits.startswith("0"):
+        return False
+    d = int(digits)
+    scale = 1
+    while d * scale <= hi:  # completions with k more digits: [d*10^k, (d+1)*10^k - 1]
+        if (d + 1) * scale - 1 >= lo:
+            return True
+        scale *= 10
+    return False
+
+
 class PlanGrammar:
     """Which plan texts are still valid prefixes, given the learner's state."""
 
@@ -55,6 +70,7 @@ class PlanGrammar:
         self.catalog, self.mastery, self.level = catalog, mastery, level
         self.budget = int(hours * 60)
         self.due = [t for t in due if t in catalog.topics]
+        self.min_minutes = 5 if level == "strict" else 1
 
     def _state(self, lines: list[tuple[str, str, int]]) -> tuple[set[str], set[str], int]:
         planned = {t for t, a, _ in lines if a != "review"}
@@ -78,7 +94,7 @@ class PlanGrammar:
                 acts += ("study", "practice")
             if acts:
                 out[tid] = acts
-        return (out, left) if left >= 1 else ({}, 0)
+        return (out, left) if left >= self.min_minutes else ({}, 0)
 
     def _line_prefix_ok(self, text: str, lines: list[tuple[str, str, int]], opts: Any = None) -> bool:
         opts, max_min = opts or self.options(lines)
@@ -91,16 +107,13 @@ class PlanGrammar:
             return any(a.startswith(parts[1]) for a in opts[parts[0]])
         if len(parts) > 3 or parts[1] not in opts[parts[0]]:
             return False
-        digits = parts[2]
-        if digits == "":
-            return True
-        if not digits.isdigit() or digits.startswith("0"):
-            return False
-        return int(digits) <= max_min
+        return _minutes_prefix_ok(parts[2], self.min_minutes, max_min)
 
     def _line(self, text: str, lines: list[tuple[str, str, int]]) -> tuple[str, str, int] | None:
         parts = text.split(" ")
         if len(parts) != 3 or not self._line_prefix_ok(text, lines) or not parts[2].isdigit():
+            return None
+        if not self.min_minutes <= int(parts[2]) <= self.options(lines)[1]:
             return None
         return parts[0], parts[1], int(parts[2])
 

@@ -21,7 +21,8 @@ STOPWORDS = frozenset(
 )
 MARKER = re.compile(r"\s*\[(\d+)\]")
 _WORD = re.compile(r"[a-z0-9]+(?:[._\-'][a-z0-9]+)*")
-_SENT_END = re.compile(r"(?<=[.!?])(?:\s*\[\d+\])*\s+|\n+")
+# a sentence ends at . ! ? (not in "e.g." & co) plus any citation markers, before a space or the end
+_BOUNDARY = re.compile(r"(?<!\be\.g)(?<!\bi\.e)(?<!\betc)(?<!\bvs)[.!?]((?:\s*\[\d+\])*)(?:\s+|$)")
 
 MIN_UNIGRAM = 0.8
 MIN_BIGRAM = 0.6
@@ -36,18 +37,18 @@ def content_words(text: str) -> list[str]:
 
 
 def split_sentences(text: str) -> list[str]:
-    """Sentences with their trailing citation markers kept attached."""
+    """Sentences (and lines) with their trailing citation markers kept attached."""
     out: list[str] = []
-    pos = 0
-    for m in _SENT_END.finditer(text):
-        markers = "".join(re.findall(r"\[\d+\]", m.group(0)))
-        piece = (text[pos : m.start()] + (" " + markers if markers else "")).strip()
-        if piece:
-            out.append(piece)
-        pos = m.end()
-    tail = text[pos:].strip()
-    if tail:
-        out.append(tail)
+    for line in text.splitlines():
+        pos = 0
+        for m in _BOUNDARY.finditer(line):
+            piece = line[pos : m.end(1)].strip()
+            if piece:
+                out.append(piece)
+            pos = m.end()
+        tail = line[pos:].strip()
+        if tail:
+            out.append(tail)
     return out
 
 

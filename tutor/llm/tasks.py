@@ -31,6 +31,7 @@ logger = logging.getLogger(__name__)
 
 MIN_SUPPORTED_SHARE = 0.5  # below this share of supported sentences the whole answer is distrusted
 EXTRACTIVE_SENTENCES = 2
+MAX_PASSAGES = 3  # what fits the small model's context next to the question and the answer
 REFUSAL = "I can't give you the full solution, but here is a hint."
 _CODE = re.compile(r"```|^\s*(def |class |import |from \S+ import |return\b)|\w+\s*=\s*\w+\(", re.M)
 
@@ -99,7 +100,8 @@ def ground(text: str, texts: Sequence[str]) -> tuple[list[str], list[str]]:
 
 def explain(llm: Any, question: str, passages: Sequence[Any], *, max_new_tokens: int = 120) -> Explanation:
     """Grounded answer to ``question`` from ``passages`` (objects or dicts with text/topic_id/source)."""
-    texts = [str(_get(p, "text")) for p in passages]
+    passages = list(passages)[:MAX_PASSAGES]
+    texts = [cf.clean_passage(str(_get(p, "text"))) for p in passages]
     if not texts:
         msg = "I found nothing about this in the course notes, so I won't guess. Try rephrasing or name the topic."
         return Explanation(msg, [], 0.0, True)
@@ -133,16 +135,26 @@ def _failing_dicts(failing_tests: Iterable[Any]) -> list[dict[str, str]]:
     return out
 
 
+def _authored_hint(exercise: Any, test_name: str) -> str:
+    """The hint the exercise's author wrote for this test, else for the exercise, else ''."""
+    for t in _get(exercise, "tests", ()) or ():
+        if _get(t, "name") == test_name and _get(t, "hint", ""):
+            return " ".join(str(_get(t, "hint")).split())
+    return " ".join(str(_get(exercise, "hint", "") or "").split())
+
+
 def template_hint(exercise: Any, failing_tests: Iterable[Any]) -> str:
-    """A hint built from the exercise and the first failing test alone (no model)."""
+    """A hint from the exercise alone (no model): the first failing test, its message, and the
+    author's hint for it when there is one, else the first step of the task."""
     failing = _failing_dicts(failing_tests)
-    first_step = g.split_sentences(cf.trim_passage(str(_get(exercise, "statement")), 240))
+    first_step = g.split_sentences(cf.trim_passage(cf.clean_passage(str(_get(exercise, "statement"))), 240))
     task = first_step[0] if first_step else str(_get(exercise, "title"))
+    advice = f"Re-read the task: {task} Check that step in your code."
     if failing:
         t = failing[0]
         why = f": {t['message'].strip().rstrip('.')}" if t["message"].strip() else ""
-        return f"Look at the test `{t['name']}`{why}. Re-read the task: {task} Check that step in your code."
-    return f"Re-read the task: {task} Write the smallest version that runs, then test it on a tiny input."
+        return f"Look at the test `{t['name']}`{why}. {_authored_hint(exercise, t['name']) or advice}"
+    return _authored_hint(exercise, "") or f"{advice} Start with the smallest version that runs."
 
 
 def has_code(text: str) -> bool:

@@ -45,9 +45,11 @@ class Services:
     learner: Any
     tasks: Tasks
     exercise_titles: dict[str, str] = field(default_factory=dict)
+    exercise_entries: dict[str, str] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         self.exercise_titles = {ex_id: str(getattr(ex, "title", "")) for ex_id, ex in self.exercises.items()}
+        self.exercise_entries = {ex_id: str(getattr(ex, "entry", "") or "") for ex_id, ex in self.exercises.items()}
 
     def topic_title(self, topic_id: str | None) -> str:
         t = self.catalog.topics.get(topic_id or "")

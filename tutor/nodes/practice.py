@@ -11,7 +11,7 @@ import re
 from typing import Any
 
 from tutor import prompts as P
-from tutor.intent import extract_code, find_exercise_id
+from tutor.intent import exercise_defined_in, extract_code, find_exercise_id
 from tutor.nodes import Services, Update, attr, last_human_text, strip_code_blocks, use_tool
 from tutor.nodes import fallbacks as fb
 from tutor.nodes.teach import mentioned_topics, passed_exercises, suggest_next
@@ -22,6 +22,8 @@ _WANTS_HELP = re.compile(
     r"\b(solution|solve|answer|hint|stuck|give up|do it for me|write (the|it|my)|complete code|full code|paste)\b",
     re.I,
 )
+_REFUSAL = re.compile(r"^\s*I can'?t give you the (full )?solution[^.]*\.\s*", re.I)
+_SUMMARY = re.compile(r"^\s*(\d+ of \d+ tests passed|All \d+ tests passed)", re.I)
 _LIST = re.compile(r"\b(list|which|what) (the )?exercises\b|\bexercises (are there|do you have)\b", re.I)
 
 
@@ -100,12 +102,12 @@ def _strip_ansi(text: str) -> str:
 # --- grade ---
 def grade_node(svc: Services, state: dict[str, Any]) -> Update:
     text = last_human_text(state)
-    ex_id = (
+    code = state.get("code") or extract_code(text)
+    ex_id = (  # named in the message, else the one whose function the code defines, else the current one
         state.get("exercise_id")
-        or find_exercise_id(text, svc.exercise_titles)
+        or (exercise_defined_in(code, svc.exercise_entries) if code else None)
         or state.get("current_exercise")
     )
-    code = state.get("code") or extract_code(text)
     return grade(svc, state, ex_id, code)
 
 
@@ -166,24 +168,44 @@ def grade(svc: Services, state: dict[str, Any], ex_id: str | None, code: str | N
     ]
     status = attr(report, "status", "ok")
     if status != "ok":
-        lines.append(P.GRADE_STATUS.format(status=status, feedback=attr(report, "feedback") or ""))
-    elif attr(report, "feedback"):
-        lines.append(str(attr(report, "feedback")))
-    lines.extend(f"- `{t['name']}`: {t['message']}".rstrip(": ") for t in public_fail[:3])
-    if hidden_fail:
-        lines.append(P.GRADE_HIDDEN)
+        lines.append(P.GRADE_STATUS.format(status=status))
+    # the grader's feedback lists failing public tests (and counts hidden ones); its summary line
+    # and hint are replaced by ours
+    body = [
+        line
+        for line in str(attr(report, "feedback") or "").splitlines()
+        if line.strip() and not _SUMMARY.match(line) and not line.startswith("Hint:")
+    ]
+    if body:
+        lines.append("\n".join(body))
+    else:
+        lines.extend(f"- {t['name']}: {t['message']}".rstrip(": ") for t in public_fail[:3])
+        if hidden_fail:
+            lines.append(P.GRADE_HIDDEN)
     lines.append(P.GRADE_HINT.format(hint=make_hint(svc, ex, public_fail, attr(report, "hint"))))
     lines.append(P.GRADE_RETRY)
     return {**updates, "reply": "\n\n".join(lines), "last_failures": public_fail}
 
 
-def make_hint(svc: Services, ex: Any, failing: list[dict[str, Any]], grader_hint: str | None = None) -> str:
+def make_hint(
+    svc: Services,
+    ex: Any,
+    failing: list[dict[str, Any]],
+    grader_hint: str | None = None,
+    *,
+    wants_solution: bool = False,
+) -> str:
     """The model's hint without code blocks; the grader's or a rule-based hint when that fails."""
     try:
-        text = strip_code_blocks(str(svc.tasks.hint(svc.llm, ex, failing) or ""), P.CODE_REMOVED)
+        try:
+            raw = svc.tasks.hint(svc.llm, ex, failing, wants_solution=wants_solution)
+        except TypeError:  # a hint task without the keyword
+            raw = svc.tasks.hint(svc.llm, ex, failing)
+        text = strip_code_blocks(str(raw or ""), P.CODE_REMOVED)
     except Exception as e:
         log.warning("hint task failed: %s", e)
         text = ""
+    text = _REFUSAL.sub("", text).strip()  # the reply says that itself
     if len(text) < 10:
         text = strip_code_blocks(str(grader_hint or ""), P.CODE_REMOVED) or fb.hint(svc.llm, ex, failing)
     return text
@@ -265,7 +287,7 @@ def socratic(svc: Services, ex_id: str, failures: list[dict[str, Any]]) -> Updat
     ex = svc.exercises.get(ex_id)
     if ex is None:
         return {"reply": P.GRADE_UNKNOWN.format(exercise_id=ex_id, error=_did_you_mean(svc, ex_id))}
-    hint = make_hint(svc, ex, failures)
+    hint = make_hint(svc, ex, failures, wants_solution=True)
     if failures:
         step = f"make `{failures[0]['name']}` pass first."
     else:

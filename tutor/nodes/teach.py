@@ -22,23 +22,34 @@ def explain_node(svc: Services, state: dict[str, Any]) -> Update:
     question = last_human_text(state)
     current = state.get("current_topic")
     follow_up = (
-        len(question.split()) <= 8 and _FOLLOW_UP.search(question) and not mentioned_topics(svc, question)
+        current
+        and len(question.split()) <= 8
+        and _FOLLOW_UP.search(question)
+        and not mentioned_topics(svc, question)
     )
-    # "give me an example of that" is about the last topic: search within it
-    return explain(svc, state, question, topic_id=current if follow_up else None)
+    if not follow_up:
+        return explain(svc, state, question)
+    # "give me an example of that" is about the last question: search with it, within its topic
+    humans = [m for m in state.get("messages") or [] if getattr(m, "type", "") == "human"]
+    before = humans[-2].content if len(humans) > 1 and isinstance(humans[-2].content, str) else ""
+    query = f"{before} {question}".strip() if "```" not in before else question
+    return explain(svc, state, question, topic_id=current, query=query)
 
 
-def explain(svc: Services, state: dict[str, Any], question: str, topic_id: str | None = None) -> Update:
+def explain(
+    svc: Services, state: dict[str, Any], question: str, topic_id: str | None = None, query: str | None = None
+) -> Update:
     """Retrieve, answer grounded in the passages, cite topic and section, suggest what to do next."""
     calls: list[dict[str, Any]] = []
-    args: dict[str, Any] = {"query": question, "k": SEARCH_K, **({"topic_id": topic_id} if topic_id else {})}
+    query = query or question
+    args: dict[str, Any] = {"query": query, "k": SEARCH_K, **({"topic_id": topic_id} if topic_id else {})}
     passages, err = use_tool(calls, "search_notes", args, lambda: svc.retriever.search(**args))
     if topic_id and not err and not passages:  # nothing in that topic: search everywhere
         passages, err = use_tool(
             calls,
             "search_notes",
-            {"query": question, "k": SEARCH_K},
-            lambda: svc.retriever.search(question, k=SEARCH_K),
+            {"query": query, "k": SEARCH_K},
+            lambda: svc.retriever.search(query, k=SEARCH_K),
         )
     if err:
         reply = f"I couldn't search the course notes just now: {err}. Try again in a moment."
@@ -46,11 +57,11 @@ def explain(svc: Services, state: dict[str, Any], question: str, topic_id: str |
     if not passages:
         return {"reply": P.EXPLAIN_NO_PASSAGES, "tool_calls": calls}
     try:
-        exp = svc.tasks.explain(svc.llm, question, passages)
+        exp = svc.tasks.explain(svc.llm, query, passages)
     except Exception as e:  # the model failed: quote the notes instead of leaving the learner empty-handed
         log.warning("explain task failed (%s); quoting the notes", e)
-        exp = fb.explain(svc.llm, question, passages)
-    text = str(attr(exp, "text") or "").strip() or fb.explain(svc.llm, question, passages).text
+        exp = fb.explain(svc.llm, query, passages)
+    text = str(attr(exp, "text") or "").strip() or fb.explain(svc.llm, query, passages).text
     citations = _citations(attr(exp, "citations") or [], passages)
     top = citations[0]["topic_id"]
     sources = "; ".join(f"{svc.topic_title(c['topic_id'])} — {c['source']}" for c in citations[:2])

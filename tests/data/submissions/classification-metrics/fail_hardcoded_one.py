@@ -1,0 +1,8 @@
+def precision_recall_f1(y_true, y_pred, positive=1):
+    tp = sum(1 for t, p in zip(y_true, y_pred) if t == 1 and p == 1)
+    fp = sum(1 for t, p in zip(y_true, y_pred) if t != 1 and p == 1)
+    fn = sum(1 for t, p in zip(y_true, y_pred) if t == 1 and p != 1)
+    precision = tp / (tp + fp) if tp + fp else 0.0
+    recall = tp / (tp + fn) if tp + fn else 0.0
+    f1 = 2 * precision * recall / (precision + recall) if precision + recall else 0.0
+    return precision, recall, f1

@@ -1,0 +1,115 @@
+"""tools/training/gpt.py: config checks, schedule, batches, the loop, stop/resume, the model dir."""
+
+from __future__ import annotations
+
+import math
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pytest
+import torch
+
+from tools.training.gpt import CHECKPOINT_DIR, GPTTrainConfig, _Batches, _ThreadTuner, lr_at, train_gpt
+
+PATTERN = np.tile(np.arange(16, dtype=np.uint16), 400)  # perfectly predictable after one period
+
+
+def tiny(**kw: Any) -> GPTTrainConfig:
+    base = dict(n_layer=1, n_head=2, n_embd=32, block_size=32, batch_size=4, max_steps=40, lr=3e-3,
+                warmup_steps=2, eval_interval=20, eval_iters=2, log_interval=5, vocab_size=16, num_threads=1)
+    return GPTTrainConfig(**{**base, **kw})
+
+
+@pytest.mark.parametrize(
+    ("field", "value", "match"),
+    [("n_layer", 0, "n_layer"), ("n_embd", 30, "divisible"), ("max_steps", -1, "max_steps"),
+     ("dropout", 1.0, "dropout"), ("lr", 0.0, "lr"), ("block_size", 1, "block_size")],
+)
+def test_config_refuses_absurd_values(field: str, value: Any, match: str, tmp_path: Path) -> None:
+    with pytest.raises(ValueError, match=match):
+        train_gpt(tiny(**{field: value}), PATTERN, PATTERN, tmp_path)
+
+
+def test_schedule_warms_up_peaks_and_decays_to_min() -> None:
+    cfg = GPTTrainConfig(lr=1e-3, warmup_steps=10, max_steps=100)
+    assert lr_at(0, cfg) < lr_at(9, cfg) <= 1e-3
+    assert lr_at(10, cfg) == pytest.approx(1e-3)
+    assert lr_at(55, cfg) == pytest.approx((1e-3 + 1e-4) / 2)
+    assert lr_at(100, cfg) == pytest.approx(1e-4) and lr_at(500, cfg) == pytest.approx(1e-4)
+
+
+def test_batches_shift_targets_and_mask_them() -> None:
+    ids = np.arange(20)
+    mask = (np.arange(20) >= 10).astype(np.uint8)
+    b = _Batches(ids, 4, mask, np.array([0, 8]))
+    x, y = b.get(8, torch.Generator().manual_seed(0))
+    assert set(x[:, 0].tolist()) <= {0, 8}
+    for row_x, row_y in zip(x.tolist(), y.tolist(), strict=True):
+        for xi, yi in zip(row_x, row_y, strict=True):
+            assert yi == (xi + 1 if xi + 1 >= 10 else -100)
+
+
+def test_training_learns_a_pattern_and_saves_a_normal_model_dir(tmp_path: Path) -> None:
+    from transformers import AutoModelForCausalLM
+
+    seen: list[dict[str, Any]] = []
+    m = train_gpt(tiny(max_steps=60), PATTERN[:5000], PATTERN[5000:], tmp_path, on_progress=seen.append)
+    assert m["val_loss"] < 0.5 * math.log(16), m["history"]
+    assert not m["stopped"] and m["steps"] == 60 and m["tokens_per_s"] > 0
+    assert seen[-1]["progress"] == 1.0 and {"step", "loss", "val_loss", "lr", "tokens_per_s"} <= seen[-1].keys()
+    assert (tmp_path / "model.safetensors").exists() and not (tmp_path / CHECKPOINT_DIR).exists()
+    model = AutoModelForCausalLM.from_pretrained(str(tmp_path))
+    assert model.config.model_type == "gpt2" and model.config.n_positions == 32
+
+
+def test_stop_then_resume_gives_the_uninterrupted_result(tmp_path: Path) -> None:
+    from safetensors.torch import load_file
+
+    cfg = tiny(max_steps=30, checkpoint_interval=10, dropout=0.1)
+    full = train_gpt(cfg, PATTERN[:5000], PATTERN[5000:], tmp_path / "full")
+    steps = iter(range(10**6))
+    stopped = train_gpt(cfg, PATTERN[:5000], PATTERN[5000:], tmp_path / "cut", should_stop=lambda: next(steps) >= 17)
+    assert stopped["stopped"] and stopped["steps"] == 17
+    assert (tmp_path / "cut" / CHECKPOINT_DIR / "state.json").exists()
+    resumed = train_gpt(cfg, PATTERN[:5000], PATTERN[5000:], tmp_path / "cut", resume=True)
+    assert resumed["steps"] == 30 and resumed["val_loss"] == full["val_loss"]
+    a, b = load_file(tmp_path / "full" / "model.safetensors"), load_file(tmp_path / "cut" / "model.safetensors")
+    assert all(torch.equal(a[k], b[k]) for k in a)
+
+
+def test_resume_refuses_changed_settings(tmp_path: Path) -> None:
+    train_gpt(tiny(max_steps=10), PATTERN, PATTERN, tmp_path, should_stop=lambda: True)
+    with pytest.raises(ValueError, match="differ"):
+        train_gpt(tiny(max_steps=10, lr=1e-2), PATTERN, PATTERN, tmp_path, resume=True)
+
+
+def test_fine_tune_from_a_model_dir_and_lora_merge(tmp_path: Path) -> None:
+    from transformers import AutoModelForCausalLM
+
+    train_gpt(tiny(max_steps=5), PATTERN, PATTERN, tmp_path / "base")
+    m = train_gpt(tiny(max_steps=5, lora_r=2), PATTERN, PATTERN, tmp_path / "ft", init_model_dir=tmp_path / "base")
+    assert m["steps"] == 5
+    merged = AutoModelForCausalLM.from_pretrained(str(tmp_path / "ft"))
+    assert not any("lora" in n for n, _ in merged.named_parameters())
+    with pytest.raises(ValueError, match="positions"):
+        train_gpt(tiny(block_size=64), PATTERN, PATTERN, tmp_path / "x", init_model_dir=tmp_path / "base")
+
+
+def test_ids_beyond_the_vocabulary_are_refused(tmp_path: Path) -> None:
+    with pytest.raises(ValueError, match="vocabulary"):
+        train_gpt(tiny(vocab_size=8), PATTERN, PATTERN, tmp_path)
+
+
+def test_thread_tuner_keeps_the_faster_count() -> None:
+    before = torch.get_num_threads()
+    try:
+        tuner = _ThreadTuner(4, every=100, warm=0, trial=2)
+        cost = {1: 0.5, 2: 0.1, 4: 3.0}
+        for step in range(12):
+            tuner.before(step)
+            tuner.after(cost[torch.get_num_threads()])
+        assert torch.get_num_threads() == 2
+        assert len(tuner.times[4]) == 1  # a candidate twice as slow is dropped after one step
+    finally:
+        torch.set_num_threads(before)
