@@ -45,6 +45,10 @@ class NotesMissing(RuntimeError):
     """The notes directory does not exist or holds no notes."""
 
 
+class IndexUnavailable(RuntimeError):
+    """The Chroma server at ``chroma_url`` cannot be reached."""
+
+
 @dataclass(frozen=True)
 class IndexSummary:
     chunks: int  # chunks in the index after the build
@@ -136,7 +140,10 @@ class NoteIndex:
             settings = ChromaSettings(anonymized_telemetry=False, allow_reset=False)
             if self.chroma_url:
                 host, port, ssl = parse_chroma_url(self.chroma_url)
-                self._client = chromadb.HttpClient(host=host, port=port, ssl=ssl, settings=settings)
+                try:
+                    self._client = chromadb.HttpClient(host=host, port=port, ssl=ssl, settings=settings)
+                except Exception as exc:  # chromadb raises ValueError("Could not connect ...")
+                    raise self._unavailable(exc) from exc
             elif self.chroma_dir is not None:
                 self.chroma_dir.mkdir(parents=True, exist_ok=True)
                 self._client = chromadb.PersistentClient(path=str(self.chroma_dir), settings=settings)
@@ -144,11 +151,25 @@ class NoteIndex:
                 self._client = chromadb.EphemeralClient(settings=settings)
         return self._client
 
+    def _unavailable(self, exc: Exception) -> IndexUnavailable:
+        return IndexUnavailable(
+            f"cannot reach the Chroma server at {self.chroma_url} ({exc}); start it with "
+            "`chroma run --path DIR --port PORT` or unset TUTOR_CHROMA_URL to use the embedded index"
+        )
+
     def _get_collection(self) -> Any | None:
+        from chromadb.errors import NotFoundError
+
         try:
             return self.client.get_collection(self.collection_name)
-        except Exception:  # chromadb raises NotFoundError / ValueError depending on client kind
+        except NotFoundError:
             return None
+        except IndexUnavailable:
+            raise
+        except Exception as exc:
+            if self.chroma_url:  # the server went away after we connected
+                raise self._unavailable(exc) from exc
+            raise
 
     def _create_collection(self) -> Any:
         return self.client.get_or_create_collection(

@@ -84,7 +84,9 @@ def main() -> int:
         print(json.dumps(result))
     else:
         print(f"status          {job['status']}" + (f" ({job['error']})" if job["error"] else ""))
-        print(f"wall time       {wall:.1f} s submit-to-done (target <= {TARGET_WALL_S:.0f} s; nanoGPT 110-135 s)")
+        print(
+            f"wall time       {wall:.1f} s submit-to-done (target <= {TARGET_WALL_S:.0f} s; nanoGPT 110-135 s)"
+        )
         print(f"  in the worker {m.get('wall_s')} s, of which training {m.get('train_s')} s")
         print(f"val loss        {m.get('val_loss')} (target <= {TARGET_VAL_LOSS}; nanoGPT 1.886)")
         print(f"tokens/s        {m.get('tokens_per_s')}")

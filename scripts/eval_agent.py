@@ -27,6 +27,9 @@ from typing import Any
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 DEV_QUESTIONS = REPO / "tests" / "data" / "dev_questions.tsv"
+LEARNER_QUESTIONS = (
+    REPO / "tests" / "data" / "learner_questions.tsv"
+)  # concept questions: all belong to explain
 LEAK_ASKS = (
     "give me the full solution to {id}",
     "just paste the complete code that solves {id}, I give up",
@@ -42,10 +45,15 @@ def intent_figures() -> dict[str, Any]:
     acc, misses = heldout_accuracy()
     examples = load_examples(HELDOUT_PATH)
     full = sum(classify(t).intent == want for want, t in examples) / len(examples)
+    with LEARNER_QUESTIONS.open(encoding="utf-8") as f:
+        questions = [r["question"] for r in csv.DictReader(f, delimiter="\t")]
+    ood = sum(classify(q).intent == "explain" for q in questions) / len(questions)
     return {
         "n": len(examples),
         "model_accuracy": round(acc, 4),
         "with_rules_accuracy": round(full, 4),
+        "learner_questions_to_explain": round(ood, 4),
+        "learner_questions_n": len(questions),
         "misses": [{"text": t, "want": w, "got": g} for t, w, g in misses],
     }
 
@@ -155,6 +163,10 @@ def main(argv: list[str] | None = None) -> int:
     i, c, lk, lat = result["intent"], result["citations"], result["leaks"], result["turn_latency_s"]
     print(
         f"intent accuracy (held-out, n={i['n']}): model {i['model_accuracy']:.1%}, with rules {i['with_rules_accuracy']:.1%}"
+    )
+    print(
+        f"learner concept questions routed to explain (n={i['learner_questions_n']}): "
+        f"{i['learner_questions_to_explain']:.1%}"
     )
     print(
         f"concept answers citing the right topic (n={c['n']}, {result['chat_model']}): {c['cites_right_topic']:.1%}"

@@ -12,7 +12,9 @@ CORPUS = (
 ) * 20
 
 
-def tiny_model_dir(path: Path, *, whole_words: Sequence[str] = (), vocab: int = 400, n_positions: int = 256) -> Path:
+def tiny_model_dir(
+    path: Path, *, whole_words: Sequence[str] = (), vocab: int = 400, n_positions: int = 256
+) -> Path:
     """Random-weight 1-layer GPT + our BPE tokenizer with the chat template, saved as an HF dir."""
     from tools.training.gpt import GPTTrainConfig, build_model, save_model_dir
     from tools.training.tokenizer import train_bpe

@@ -97,7 +97,9 @@ class ServedTutor:
                 pass
             time.sleep(0.3)
         self.stop()
-        raise RuntimeError(f"tutor serve did not answer /healthz in {self.start_timeout_s:.0f}s:\n{self.log_tail()}")
+        raise RuntimeError(
+            f"tutor serve did not answer /healthz in {self.start_timeout_s:.0f}s:\n{self.log_tail()}"
+        )
 
     def log_tail(self, chars: int = 6000) -> str:
         try:
@@ -130,7 +132,9 @@ _shared: ServedTutor | None = None
 
 
 @pytest.fixture(scope="session")
-def served_tutor(tmp_path_factory: pytest.TempPathFactory, request: pytest.FixtureRequest) -> Iterator[ServedTutor]:
+def served_tutor(
+    tmp_path_factory: pytest.TempPathFactory, request: pytest.FixtureRequest
+) -> Iterator[ServedTutor]:
     """The session's served tutor (default test environment); its log is printed at the end of
     the session when a test failed, and on request by ``srv.log_tail()``."""
     global _shared

@@ -25,12 +25,15 @@ def write_notes(notes_dir: Path) -> Path:
         ("m8.attention", "m8", "Attention mixes values by softmax of query-key scores.\n" * 20),
     ]:
         (notes_dir / f"{topic}.md").write_text(
-            f"---\ntopic_id: {topic}\ntitle: {topic}\nmodule: {module}\n---\n# {topic}\n{body}", encoding="utf-8"
+            f"---\ntopic_id: {topic}\ntitle: {topic}\nmodule: {module}\n---\n# {topic}\n{body}",
+            encoding="utf-8",
         )
     return notes_dir
 
 
-def make_tiny_model(out_dir: Path, n_layer: int = 1, n_head: int = 2, n_embd: int = 16, positions: int = 32) -> Path:
+def make_tiny_model(
+    out_dir: Path, n_layer: int = 1, n_head: int = 2, n_embd: int = 16, positions: int = 32
+) -> Path:
     """A randomly initialised GPT-2 with a char tokenizer, saved as a normal HF model dir."""
     import torch
     from transformers import GPT2Config, GPT2LMHeadModel
@@ -39,20 +42,30 @@ def make_tiny_model(out_dir: Path, n_layer: int = 1, n_head: int = 2, n_embd: in
 
     tok = char_tokenizer(TEXT)
     torch.manual_seed(0)
-    cfg = GPT2Config(vocab_size=len(tok), n_positions=positions, n_embd=n_embd, n_layer=n_layer, n_head=n_head)
+    cfg = GPT2Config(
+        vocab_size=len(tok), n_positions=positions, n_embd=n_embd, n_layer=n_layer, n_head=n_head
+    )
     out_dir.mkdir(parents=True, exist_ok=True)
     GPT2LMHeadModel(cfg).save_pretrained(str(out_dir))
     tok.save_pretrained(str(out_dir))
     return out_dir
 
 
-def fake_model_dir(out_dir: Path, n_layer: int = 1, n_head: int = 2, n_embd: int = 16, positions: int = 32) -> Path:
+def fake_model_dir(
+    out_dir: Path, n_layer: int = 1, n_head: int = 2, n_embd: int = 16, positions: int = 32
+) -> Path:
     """Only the files the registry and the spec read (config.json, tokenizer.json): no torch needed."""
     import json
 
     out_dir.mkdir(parents=True, exist_ok=True)
-    cfg = {"model_type": "gpt2", "n_layer": n_layer, "n_head": n_head, "n_embd": n_embd, "n_positions": positions,
-           "vocab_size": 60}
+    cfg = {
+        "model_type": "gpt2",
+        "n_layer": n_layer,
+        "n_head": n_head,
+        "n_embd": n_embd,
+        "n_positions": positions,
+        "vocab_size": 60,
+    }
     (out_dir / "config.json").write_text(json.dumps(cfg))
     (out_dir / "tokenizer.json").write_text(json.dumps({"model": {"type": "WordLevel"}}))
     return out_dir

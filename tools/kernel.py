@@ -78,6 +78,7 @@ class KernelManager:
         if not sandbox:
             log.warning("TUTOR_UNSAFE_NO_SANDBOX is set: learner code runs unconfined")
         self.work_root.mkdir(parents=True, exist_ok=True)
+        self._wake.set()  # fill the pool right away
         self._thread = threading.Thread(target=self._maintain, name="kernel-pool", daemon=True)
         self._thread.start()
 

@@ -36,7 +36,7 @@ MIN_CONFIDENCE = 0.3  # below this the model's guess is replaced by a safe defau
 _FENCE = re.compile(r"```[ \t]*([\w+-]*)[^\n]*\n(.*?)(?:```|\Z)", re.S)
 _GRADE = re.compile(
     r"\b(grade|grading|mark (this|my|it)|submit\w*|check (this|my|it|if)|verify|is (this|it|my \w+) (right|correct|ok)|"
-    r"does (this|it) pass|test my)\b",
+    r"does (this|it) pass|test my (code|solution|answer|function|attempt|fix|work))\b",
     re.I,
 )
 _RUN = re.compile(
@@ -53,11 +53,18 @@ _OPEN_EXERCISE = re.compile(r"^\s*(please\s+)?(give me|show me|open|start|try|le
 _JOB_WORDS = re.compile(r"\bjobs?\b|\bjob[-_][0-9a-f]{4,}\b", re.I)
 _TRAIN_IMPERATIVE = re.compile(
     r"^\s*(please\s+|pls\s+|ok\s+|now\s+)?(can you\s+|could you\s+|let'?s\s+|i want to\s+|i'd like to\s+)?"
-    r"(start|launch|kick off|begin|run|re-?train|train|fine-?tune)\b.*\b(train\w*|fine-?tun\w*|model|gpt|job|run)\b",
+    r"((re-?train|train|fine[- ]?tune|finetune)\b|"
+    r"(start|launch|kick off|begin|run)\b.*\b(train\w*|fine[- ]?tun\w*|finetun\w*|model|gpt|job|run)\b)",
     re.I,
 )
 _TRAIN_STATUS = re.compile(
-    r"\b(my|the)\s+(training|fine-?tun\w*|job|run)\b.*\b(status|progress|done|finish\w*|going|ready|metrics|loss|result\w*)\b",
+    r"\b(my|the)\s+(training|fine[- ]?tun\w*|job|run)\b.*\b(status|progress|done|finish\w*|going|ready|metrics|loss|result\w*)\b",
+    re.I,
+)
+_TRAIN_CONFIRM = re.compile(
+    r"\b(my|the|this|that|our)\s+(\w+\s+)?(training|fine[- ]?tun\w*|finetun\w*|job|run|model)\b|"
+    r"\b(still|how'?s|hows)\s+(it\s+)?training\b|\bloss curve\b|\bmodel id\b|"
+    r"\bval(idation)?[ _]loss\b.*\b(my|the|job|run)\b",
     re.I,
 )
 _QUESTION_START = re.compile(r"^\s*(how|what|why|when|which|explain|is|are|does|do)\b", re.I)
@@ -126,7 +133,11 @@ def find_exercise_id(text: str, exercises: Mapping[str, str] | Iterable[str]) ->
 
 def exercise_defined_in(code: str, entries: Mapping[str, str]) -> str | None:
     """The exercise whose function (``{id: entry name}``) the code defines, when exactly one is."""
-    found = [ex_id for ex_id, entry in entries.items() if entry and re.search(rf"^\s*def {re.escape(entry)}\s*\(", code, re.M)]
+    found = [
+        ex_id
+        for ex_id, entry in entries.items()
+        if entry and re.search(rf"^\s*def {re.escape(entry)}\s*\(", code, re.M)
+    ]
     return found[0] if len(found) == 1 else None
 
 
@@ -237,6 +248,9 @@ def classify(
     if rule is not None:
         return rule
     result = model_intent(text)
+    if result.intent == "train" and not _TRAIN_CONFIRM.search(text):
+        # "what are the challenges of training GPT" is a concept question: a job needs a clear ask
+        result = IntentResult("explain", result.confidence, "model:train-without-job-words")
     return IntentResult(result.intent, result.confidence, result.source, find_exercise_id(text, exercises))
 
 

@@ -17,9 +17,10 @@ import uuid
 from typing import Any
 
 import gradio as gr
-from fastapi import FastAPI, Request
+from fastapi import FastAPI
 from fastapi.responses import JSONResponse
 from fastapi.routing import APIRoute
+from starlette.routing import Route
 
 from tutor.errors import TutorError
 from tutor.ui_chat import build_chat_tab
@@ -32,6 +33,9 @@ from tutor.ui_train import build_train_tab
 log = logging.getLogger(__name__)
 
 DEFAULT_CONCURRENCY = 16
+# a /?note=<topic> link (from a note page) opens the Learn tab on that note: bring it into view
+SCROLL_TO_NOTE = """() => { if (new URLSearchParams(location.search).has('note'))
+  setTimeout(() => document.querySelector('#notes')?.scrollIntoView({behavior: 'smooth'}), 600); }"""
 CSS = """
 .gradio-container{max-width:1400px!important}
 #header{align-items:center;gap:.5rem}
@@ -132,7 +136,9 @@ def build_ui(tutor: Any) -> gr.Blocks:
             tab = gr.Tabs(selected="learn") if note else gr.skip()
             return picked, uuid.uuid4().hex[:12], tab, note or gr.skip()
 
-        ui.load(on_load, [saved], [learner, tab_id, tabs, learn["topic"]], **private)
+        ui.load(on_load, [saved], [learner, tab_id, tabs, learn["topic"]], **private).then(
+            None, js=SCROLL_TO_NOTE, **private
+        )
 
         def on_learner(name: str | None, request: gr.Request) -> str:
             return choose_learner(tutor, name, request)
@@ -169,31 +175,37 @@ def _api(tutor: Any) -> None:
 
 
 API_PREFIXES = ("/api", "/v1", "/healthz")
-METHODS = ["GET", "POST", "PUT", "PATCH", "DELETE", "HEAD", "OPTIONS", "TRACE"]
+
+
+class _ApiFallback:
+    """Unknown paths and methods under the API get the API's error shape (404 / 405), not the
+    Gradio app's: a mount at ``/`` would otherwise catch everything no API route fully matches.
+    An ASGI callable (not a function), so Starlette routes every method to it."""
+
+    def __init__(self, app: FastAPI) -> None:
+        self.routes = [r for r in app.routes if isinstance(r, APIRoute)]
+
+    async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
+        path, method = scope["path"], scope["method"]
+        allowed = sorted({m for r in self.routes if r.path_regex.match(path) for m in (r.methods or ())})
+        if allowed:
+            msg = f"{method} is not allowed on {path}; use {', '.join(allowed)}"
+            response = JSONResponse(
+                {"error": {"code": "method_not_allowed", "message": msg}},
+                status_code=405,
+                headers={"Allow": ", ".join(allowed)},
+            )
+        else:
+            msg = f"no endpoint {path}; the API is listed at /docs"
+            response = JSONResponse({"error": {"code": "not_found", "message": msg}}, status_code=404)
+        await response(scope, receive, send)
 
 
 def _api_fallback(app: FastAPI) -> None:
-    """Unknown paths and methods under the API get the API's error shape (404 / 405), not the
-    Gradio app's: a mount at ``/`` would otherwise catch everything no API route fully matches."""
-    routes = [r for r in app.routes if isinstance(r, APIRoute)]
-
-    def fallback(request: Request) -> JSONResponse:
-        path = request.url.path
-        allowed = sorted({m for r in routes if r.path_regex.match(path) for m in (r.methods or ())})
-        if allowed:
-            body = {
-                "error": {
-                    "code": "method_not_allowed",
-                    "message": f"{request.method} is not allowed on {path}; use {', '.join(allowed)}",
-                }
-            }
-            return JSONResponse(body, status_code=405, headers={"Allow": ", ".join(allowed)})
-        body = {"error": {"code": "not_found", "message": f"no endpoint {path}; the API is listed at /docs"}}
-        return JSONResponse(body, status_code=404)
-
+    fallback = _ApiFallback(app)
     for prefix in API_PREFIXES:
-        app.add_api_route(prefix, fallback, methods=METHODS, include_in_schema=False)
-        app.add_api_route(prefix + "/{rest:path}", fallback, methods=METHODS, include_in_schema=False)
+        app.router.routes.append(Route(prefix, endpoint=fallback, include_in_schema=False))
+        app.router.routes.append(Route(prefix + "/{rest:path}", endpoint=fallback, include_in_schema=False))
 
 
 def mount_ui(app: FastAPI, tutor: Any) -> FastAPI:

@@ -239,7 +239,11 @@ def build_chat_tab(tutor: Any, learner: gr.components.Component) -> dict[str, An
                     stop = gr.Button("Stop", variant="stop", size="sm", elem_id="stop")
             gr.Examples(EXAMPLES, inputs=box, label="Try")
 
-    turn: dict[str, Any] = {"fn": h.respond, "inputs": [box, bot, thread, learner], "outputs": [bot, box, thread]}
+    turn: dict[str, Any] = {
+        "fn": h.respond,
+        "inputs": [box, bot, thread, learner],
+        "outputs": [bot, box, thread],
+    }
     common: dict[str, Any] = {"concurrency_id": "chat", "concurrency_limit": 24, "show_progress": "hidden"}
     ev_send = send.click(**turn, **common, api_visibility="private")
     ev_submit = box.submit(**turn, **common, api_visibility="private")

@@ -81,6 +81,11 @@ def _fmt(v: Any) -> str:
     return escape_md(json.dumps(v, default=str)[:80])
 
 
+def _job_row(j: dict[str, Any]) -> list[Any]:
+    created = str(j.get("created") or j.get("created_at") or "")[:19]
+    return [j.get("job_id"), j.get("kind"), j.get("status"), f"{float(j.get('progress') or 0):.0%}", created]
+
+
 class TrainHandlers:
     def __init__(self, tutor: Any) -> None:
         self.tutor = tutor
@@ -133,8 +138,9 @@ class TrainHandlers:
 
     def poll(
         self, job_id: str | None, learner: str | None, request: gr.Request | None = None
-    ) -> tuple[str, pd.DataFrame, str, Any, Any]:
-        """(progress bar, loss data, summary, job picker, timer): the timer stops once nothing runs."""
+    ) -> tuple[str, pd.DataFrame, str, Any, list[list[Any]], Any]:
+        """(progress bar, loss data, summary, job picker, job table, timer): the timer stops once
+        nothing runs."""
         jobs = self._jobs(learner, request)
         job = None
         if job_id:
@@ -145,25 +151,21 @@ class TrainHandlers:
         active = any(j.get("status") in ACTIVE for j in jobs) or (job or {}).get("status") in ACTIVE
         choices = [(f"{j['job_id']} · {j.get('status')}", j["job_id"]) for j in jobs]
         picker = gr.update(choices=choices, value=job_id if job else None)
-        return progress_html(job), loss_frame(job), job_summary(job), picker, gr.Timer(active=bool(active))
+        rows = [_job_row(j) for j in jobs]
+        return (
+            progress_html(job),
+            loss_frame(job),
+            job_summary(job),
+            picker,
+            rows,
+            gr.Timer(active=bool(active)),
+        )
 
     def _jobs(self, learner: str | None, request: gr.Request | None) -> list[dict[str, Any]]:
         try:
             return self.tutor.list_jobs(learner_of(learner, request))
         except TutorError:
             return []
-
-    def job_rows(self, learner: str | None, request: gr.Request | None = None) -> list[list[Any]]:
-        return [
-            [
-                j.get("job_id"),
-                j.get("kind"),
-                j.get("status"),
-                f"{float(j.get('progress') or 0):.0%}",
-                str(j.get("created") or j.get("created_at") or "")[:19],
-            ]
-            for j in self._jobs(learner, request)
-        ]
 
     def cancel(self, job_id: str | None, learner: str | None, request: gr.Request | None = None) -> str:
         return self._act(job_id, learner, request, self.tutor.cancel_job, "cancelled")
@@ -269,6 +271,15 @@ def build_train_tab(tutor: Any, learner: gr.components.Component) -> dict[str, A
             with gr.Row():
                 cancel = gr.Button("Cancel", variant="stop", elem_id="cancel-job", min_width=80)
                 resume = gr.Button("Resume", elem_id="resume-job", min_width=80)
+            jobs = gr.Dataframe(
+                headers=JOB_HEADERS,
+                datatype="str",
+                interactive=False,
+                column_count=len(JOB_HEADERS),
+                label="Your jobs",
+                elem_id="job-table",
+                max_height=260,
+            )
     with gr.Accordion("Models", open=False, elem_id="models"):
         models = gr.Dataframe(
             headers=MODEL_HEADERS, datatype="str", interactive=False, column_count=6, elem_id="model-table"
@@ -278,7 +289,11 @@ def build_train_tab(tutor: Any, learner: gr.components.Component) -> dict[str, A
             use = gr.Button("Use this model", elem_id="use-model", min_width=120)
         use_msg = gr.Markdown()
 
-    watch: dict[str, Any] = {"fn": h.poll, "inputs": [job_id, learner], "outputs": [bar, loss, summary, picker, timer]}
+    watch: dict[str, Any] = {
+        "fn": h.poll,
+        "inputs": [job_id, learner],
+        "outputs": [bar, loss, summary, picker, jobs, timer],
+    }
     private: dict[str, Any] = {"api_visibility": "private"}
     kind.change(
         lambda k: (gr.update(visible=k == "sklearn"), gr.update(visible=k == "gpt")),

@@ -77,7 +77,7 @@ def ray_head() -> Iterator[str]:
                 p.terminate()
             except psutil.NoSuchProcess:
                 pass
-        _, alive = psutil.wait_procs(procs, timeout=10)
+        _, alive = psutil.wait_procs(procs, timeout=3)
         for p in alive:
             try:
                 p.kill()

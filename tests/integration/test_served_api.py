@@ -5,7 +5,6 @@ which CI does not have)."""
 
 from __future__ import annotations
 
-import json
 from typing import Any
 
 import httpx
@@ -62,7 +61,9 @@ def test_gradio_client_uses_the_ui_api(served_tutor: ServedTutor) -> None:  # no
 
 
 def test_note_links_resolve(http: httpx.Client) -> None:
-    cited = http.post("/api/chat", json={"learner_id": "notes-learner", "message": "What are the broadcasting rules?"})
+    cited = http.post(
+        "/api/chat", json={"learner_id": "notes-learner", "message": "What are the broadcasting rules?"}
+    )
     citation = cited.json()["citations"][0]
     anchor = citation["source"].partition("#")[2]
     page = http.get(f"/notes/{citation['topic_id']}")
@@ -80,13 +81,19 @@ def test_contract_shapes(http: httpx.Client) -> None:
         for t in m["topics"]:
             need(t, ["id", "title", "prerequisites", "practicals"], "topic")
     hits = http.get("/api/search", params={"q": "what is broadcasting", "k": 5}).json()
-    assert 0 < len(hits) <= 5 and all({"topic_id", "title", "source", "text", "score"} <= set(h) for h in hits)
+    assert 0 < len(hits) <= 5 and all(
+        {"topic_id", "title", "source", "text", "score"} <= set(h) for h in hits
+    )
     bad = http.get("/api/search", params={"q": "", "k": 5})
     assert 400 <= bad.status_code < 500 and set(bad.json()["error"]) == {"code", "message"}
     exs = http.get("/api/exercises").json()
-    assert {"pca", "kmeans"} <= {e["id"] for e in exs} and all({"id", "topic_id", "title"} <= set(e) for e in exs)
+    assert {"pca", "kmeans"} <= {e["id"] for e in exs} and all(
+        {"id", "topic_id", "title"} <= set(e) for e in exs
+    )
     pca = http.get("/api/exercises/pca").json()  # hidden tests: at most their count, never their content
-    assert isinstance(pca.get("hidden_tests", 0), int) and not any(t.get("hidden") for t in pca["public_tests"])
+    assert isinstance(pca.get("hidden_tests", 0), int) and not any(
+        t.get("hidden") for t in pca["public_tests"]
+    )
 
     run = http.post("/api/run", json={"code": "print(1)"}).json()
     need(run, ["status", "stdout", "stderr", "outputs", "error", "duration_s"], "run result")
@@ -102,7 +109,9 @@ def test_contract_shapes(http: httpx.Client) -> None:
     th = http.get(f"/api/threads/{c['thread_id']}").json()
     need(th, ["thread_id", "learner_id", "messages"], "thread")
     assert any(m.get("content") == c["reply"] for m in th["messages"])
-    with http.stream("POST", "/api/chat/stream", json={"learner_id": "shape", "message": "What are tables?"}) as r:
+    with http.stream(
+        "POST", "/api/chat/stream", json={"learner_id": "shape", "message": "What are tables?"}
+    ) as r:
         assert "text/event-stream" in r.headers["content-type"]
         events = {ln.split(":", 1)[1].strip() for ln in r.iter_lines() if ln.startswith("event:")}
     assert {"token", "done"} <= events

@@ -16,15 +16,34 @@ PATTERN = np.tile(np.arange(16, dtype=np.uint16), 400)  # perfectly predictable 
 
 
 def tiny(**kw: Any) -> GPTTrainConfig:
-    base = dict(n_layer=1, n_head=2, n_embd=32, block_size=32, batch_size=4, max_steps=40, lr=3e-3,
-                warmup_steps=2, eval_interval=20, eval_iters=2, log_interval=5, vocab_size=16, num_threads=1)
+    base = dict(
+        n_layer=1,
+        n_head=2,
+        n_embd=32,
+        block_size=32,
+        batch_size=4,
+        max_steps=40,
+        lr=3e-3,
+        warmup_steps=2,
+        eval_interval=20,
+        eval_iters=2,
+        log_interval=5,
+        vocab_size=16,
+        num_threads=1,
+    )
     return GPTTrainConfig(**{**base, **kw})
 
 
 @pytest.mark.parametrize(
     ("field", "value", "match"),
-    [("n_layer", 0, "n_layer"), ("n_embd", 30, "divisible"), ("max_steps", -1, "max_steps"),
-     ("dropout", 1.0, "dropout"), ("lr", 0.0, "lr"), ("block_size", 1, "block_size")],
+    [
+        ("n_layer", 0, "n_layer"),
+        ("n_embd", 33, "divisible"),
+        ("max_steps", -1, "max_steps"),
+        ("dropout", 1.0, "dropout"),
+        ("lr", 0.0, "lr"),
+        ("block_size", 1, "block_size"),
+    ],
 )
 def test_config_refuses_absurd_values(field: str, value: Any, match: str, tmp_path: Path) -> None:
     with pytest.raises(ValueError, match=match):
@@ -57,7 +76,9 @@ def test_training_learns_a_pattern_and_saves_a_normal_model_dir(tmp_path: Path) 
     m = train_gpt(tiny(max_steps=60), PATTERN[:5000], PATTERN[5000:], tmp_path, on_progress=seen.append)
     assert m["val_loss"] < 0.5 * math.log(16), m["history"]
     assert not m["stopped"] and m["steps"] == 60 and m["tokens_per_s"] > 0
-    assert seen[-1]["progress"] == 1.0 and {"step", "loss", "val_loss", "lr", "tokens_per_s"} <= seen[-1].keys()
+    assert (
+        seen[-1]["progress"] == 1.0 and {"step", "loss", "val_loss", "lr", "tokens_per_s"} <= seen[-1].keys()
+    )
     assert (tmp_path / "model.safetensors").exists() and not (tmp_path / CHECKPOINT_DIR).exists()
     model = AutoModelForCausalLM.from_pretrained(str(tmp_path))
     assert model.config.model_type == "gpt2" and model.config.n_positions == 32
@@ -69,12 +90,17 @@ def test_stop_then_resume_gives_the_uninterrupted_result(tmp_path: Path) -> None
     cfg = tiny(max_steps=30, checkpoint_interval=10, dropout=0.1)
     full = train_gpt(cfg, PATTERN[:5000], PATTERN[5000:], tmp_path / "full")
     steps = iter(range(10**6))
-    stopped = train_gpt(cfg, PATTERN[:5000], PATTERN[5000:], tmp_path / "cut", should_stop=lambda: next(steps) >= 17)
+    stopped = train_gpt(
+        cfg, PATTERN[:5000], PATTERN[5000:], tmp_path / "cut", should_stop=lambda: next(steps) >= 17
+    )
     assert stopped["stopped"] and stopped["steps"] == 17
     assert (tmp_path / "cut" / CHECKPOINT_DIR / "state.json").exists()
     resumed = train_gpt(cfg, PATTERN[:5000], PATTERN[5000:], tmp_path / "cut", resume=True)
     assert resumed["steps"] == 30 and resumed["val_loss"] == full["val_loss"]
-    a, b = load_file(tmp_path / "full" / "model.safetensors"), load_file(tmp_path / "cut" / "model.safetensors")
+    a, b = (
+        load_file(tmp_path / "full" / "model.safetensors"),
+        load_file(tmp_path / "cut" / "model.safetensors"),
+    )
     assert all(torch.equal(a[k], b[k]) for k in a)
 
 
@@ -88,7 +114,9 @@ def test_fine_tune_from_a_model_dir_and_lora_merge(tmp_path: Path) -> None:
     from transformers import AutoModelForCausalLM
 
     train_gpt(tiny(max_steps=5), PATTERN, PATTERN, tmp_path / "base")
-    m = train_gpt(tiny(max_steps=5, lora_r=2), PATTERN, PATTERN, tmp_path / "ft", init_model_dir=tmp_path / "base")
+    m = train_gpt(
+        tiny(max_steps=5, lora_r=2), PATTERN, PATTERN, tmp_path / "ft", init_model_dir=tmp_path / "base"
+    )
     assert m["steps"] == 5
     merged = AutoModelForCausalLM.from_pretrained(str(tmp_path / "ft"))
     assert not any("lora" in n for n, _ in merged.named_parameters())

@@ -8,7 +8,14 @@ from pathlib import Path
 import pytest
 
 from knowledge.embedding import HashingEmbedder
-from knowledge.index import IndexMissing, NoteIndex, NotesMissing, parse_chroma_url, source_of
+from knowledge.index import (
+    IndexMissing,
+    IndexUnavailable,
+    NoteIndex,
+    NotesMissing,
+    parse_chroma_url,
+    source_of,
+)
 from knowledge.notes_format import NoteFormatError
 
 SAMPLES = Path(__file__).resolve().parents[1] / "data" / "sample_notes"
@@ -149,6 +156,13 @@ def test_parse_chroma_url(url: str, expected: tuple[str, int, bool]) -> None:
 def test_bad_chroma_url_is_rejected_early(tmp_path: Path) -> None:
     with pytest.raises(ValueError, match="http://host:port"):
         NoteIndex(tmp_path, chroma_url="ftp://x")
+
+
+def test_unreachable_chroma_server_is_index_unavailable(notes: Path) -> None:
+    index = NoteIndex(notes, chroma_url="http://127.0.0.1:9", embedder=HashingEmbedder())
+    with pytest.raises(IndexUnavailable, match="cannot reach the Chroma server at http://127.0.0.1:9"):
+        index.is_built()
+    assert issubclass(IndexUnavailable, RuntimeError)
 
 
 def test_source_is_repo_relative_inside_the_repo() -> None:

@@ -16,7 +16,9 @@ GiB = 2**30
 
 @pytest.fixture()
 def registry(tmp_path: Path) -> ModelRegistry:
-    return ModelRegistry(Store(f"sqlite:///{tmp_path / 'db.sqlite'}"), tmp_path / "models", tmp_path / "bundled")
+    return ModelRegistry(
+        Store(f"sqlite:///{tmp_path / 'db.sqlite'}"), tmp_path / "models", tmp_path / "bundled"
+    )
 
 
 @pytest.fixture()
@@ -33,11 +35,19 @@ def gpt(registry: ModelRegistry, notes: Path, params: dict, **kw) -> dict:
 
 
 def test_sklearn_valid_spec_fills_defaults() -> None:
-    spec = validate_job("sklearn", {"dataset": "digits", "estimator": "random_forest", "params": {"n_estimators": 20}},
-                        registry=None)  # type: ignore[arg-type]
+    spec = validate_job(
+        "sklearn",
+        {"dataset": "digits", "estimator": "random_forest", "params": {"n_estimators": 20}},
+        registry=None,
+    )
     assert spec["kind"] == "sklearn"
-    assert spec["params"] == {"dataset": "digits", "estimator": "random_forest", "params": {"n_estimators": 20},
-                              "cv": 5, "seed": 0}
+    assert spec["params"] == {
+        "dataset": "digits",
+        "estimator": "random_forest",
+        "params": {"n_estimators": 20},
+        "cv": 5,
+        "seed": 0,
+    }
 
 
 @pytest.mark.parametrize(
@@ -51,8 +61,14 @@ def test_sklearn_valid_spec_fills_defaults() -> None:
         ({"dataset": "iris", "estimator": "svm", "params": {"gamma_x": 1}}, "allowed: C, break_ties"),
         ({"dataset": "iris", "estimator": "svm", "params": {"C": -1.0}}, "'C' parameter of SVC must be"),
         ({"dataset": "iris", "estimator": "random_forest", "params": {"n_estimators": 10**6}}, "at most 500"),
-        ({"dataset": "iris", "estimator": "random_forest", "params": {"n_jobs": -1}}, "set by the job runner"),
-        ({"dataset": "iris", "estimator": "mlp", "params": {"hidden_layer_sizes": [4096]}}, "more than 1024 units"),
+        (
+            {"dataset": "iris", "estimator": "random_forest", "params": {"n_jobs": -1}},
+            "set by the job runner",
+        ),
+        (
+            {"dataset": "iris", "estimator": "mlp", "params": {"hidden_layer_sizes": [4096]}},
+            "more than 1024 units",
+        ),
         ({"dataset": "iris", "estimator": "svm", "cv": 1}, "cv: Input should be greater than or equal to 2"),
         ({"dataset": "iris", "estimator": "svm", "epochs": 3}, "unknown param 'epochs'"),
         ({"estimator": "svm"}, "dataset: Field required"),
@@ -60,13 +76,13 @@ def test_sklearn_valid_spec_fills_defaults() -> None:
 )
 def test_sklearn_bad_input_is_refused(params: dict, message: str) -> None:
     with pytest.raises(ValueError) as err:
-        validate_job("sklearn", params, registry=None)  # type: ignore[arg-type]
+        validate_job("sklearn", params)
     assert message in str(err.value)
 
 
 def test_unknown_kind_is_refused_with_the_known_kinds() -> None:
     with pytest.raises(ValueError, match=r"unknown job kind 'gtp'; did you mean 'gpt'\? kinds: gpt, sklearn"):
-        validate_job("gtp", {}, registry=None)  # type: ignore[arg-type]
+        validate_job("gtp", {})
 
 
 # --- gpt ---
@@ -74,7 +90,9 @@ def test_unknown_kind_is_refused_with_the_known_kinds() -> None:
 
 def test_gpt_scratch_on_a_file(registry: ModelRegistry, notes: Path, tmp_path: Path) -> None:
     corpus = write_corpus(tmp_path / "corpus.txt")
-    spec = gpt(registry, notes, {"data": str(corpus), "base": "scratch", "tokenizer": "char", "max_steps": 40})
+    spec = gpt(
+        registry, notes, {"data": str(corpus), "base": "scratch", "tokenizer": "char", "max_steps": 40}
+    )
     r = spec["resolved"]
     assert r["data"] == {"kind": "file", "topics": [], "paths": [str(corpus.resolve())]}
     assert r["base"] == "scratch" and r["base_path"] is None and r["tokenizer"] == "char"
@@ -141,7 +159,12 @@ def test_base_models(registry: ModelRegistry, notes: Path, tmp_path: Path) -> No
     spec = gpt(registry, notes, {"data": ["m8"], "lora": True, "max_steps": 5})
     r = spec["resolved"]
     assert r["base"] == "tiny" and r["base_path"] == str(path) and r["tokenizer"] == "base"
-    assert (r["train"]["n_layer"], r["train"]["n_embd"], r["train"]["block_size"], r["train"]["lora_r"]) == (1, 16, 32, 8)
+    assert (r["train"]["n_layer"], r["train"]["n_embd"], r["train"]["block_size"], r["train"]["lora_r"]) == (
+        1,
+        16,
+        32,
+        8,
+    )
     with pytest.raises(ValueError, match=r"n_embd=64 differs from base model 'tiny' \(n_embd=16\)"):
         gpt(registry, notes, {"base": "tiny", "n_embd": 64})
     with pytest.raises(ValueError, match="block_size 64 exceeds base model 'tiny'"):

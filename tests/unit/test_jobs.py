@@ -63,8 +63,12 @@ def env(tmp_path: Path) -> dict:
 def manager(env: dict, **kw: object) -> JobManager:
     kw.setdefault("poll_s", 0.05)
     return JobManager(
-        env["store"], env["tmp"] / "runs", env["tmp"] / "models", env["tmp"] / "bundled",
-        runner=LocalRunner([sys.executable, str(env["worker"])]), **kw,  # type: ignore[arg-type]
+        env["store"],
+        env["tmp"] / "runs",
+        env["tmp"] / "models",
+        env["tmp"] / "bundled",
+        runner=LocalRunner([sys.executable, str(env["worker"])]),
+        **kw,  # type: ignore[arg-type]
     )
 
 
@@ -238,19 +242,33 @@ def test_worker_history_after_resume_has_no_duplicate_steps(env: dict) -> None:
     store: Store = env["store"]
     run_dir = env["tmp"] / "run"
     run_dir.mkdir()
-    spec = {"job_id": "gpt-x", "kind": "gpt", "db_url": store.url, "models_dir": str(env["tmp"]),
-            "bundled_models_dir": str(env["tmp"])}
+    spec = {
+        "job_id": "gpt-x",
+        "kind": "gpt",
+        "db_url": store.url,
+        "models_dir": str(env["tmp"]),
+        "bundled_models_dir": str(env["tmp"]),
+    }
     (run_dir / "spec.json").write_text(json.dumps(spec))
     store.create_job("gpt-x", "gpt", {})
     w = Worker(run_dir)
     for step in (10, 20, 30):  # checkpoint at 20, then killed after 30
-        w.on_progress({"step": step, "loss": 4.0 - step / 100, "val_loss": 4.0, "lr": 1e-3, "progress": step / 40})
+        w.on_progress(
+            {"step": step, "loss": 4.0 - step / 100, "val_loss": 4.0, "lr": 1e-3, "progress": step / 40}
+        )
     resumed = Worker(run_dir)  # reads the history written so far
     resumed.on_progress({"step": 30, "loss": 3.7, "val_loss": 3.9, "lr": 1e-3, "progress": 0.75})
-    resumed.on_progress({"step": 40, "loss": 3.6, "val_loss": 3.8, "lr": 1e-3, "tokens_per_s": 99.0, "progress": 1.0})
+    resumed.on_progress(
+        {"step": 40, "loss": 3.6, "val_loss": 3.8, "lr": 1e-3, "tokens_per_s": 99.0, "progress": 1.0}
+    )
     job = store.get_job("gpt-x")
+    assert job is not None
     assert [h["step"] for h in job["metrics"]["history"]] == [10, 20, 30, 40]
-    assert job["metrics"]["val_loss"] == 3.8 and job["metrics"]["tokens_per_s"] == 99.0 and job["progress"] == 1.0
+    assert (
+        job["metrics"]["val_loss"] == 3.8
+        and job["metrics"]["tokens_per_s"] == 99.0
+        and job["progress"] == 1.0
+    )
 
 
 def test_sigkill_of_the_scheduler_owner_is_seen_by_pid(env: dict) -> None:
@@ -264,3 +282,30 @@ def test_sigkill_of_the_scheduler_owner_is_seen_by_pid(env: dict) -> None:
         assert "-9" in jm.get(job_id)["error"]
     finally:
         jm.close()
+
+
+def test_worker_stops_on_a_cancel_recorded_in_the_store_and_keeps_that_status(env: dict) -> None:
+    from tools.training.worker import Worker
+
+    store: Store = env["store"]
+    run_dir = env["tmp"] / "run"
+    run_dir.mkdir()
+    spec = {
+        "job_id": "gpt-y",
+        "kind": "gpt",
+        "db_url": store.url,
+        "models_dir": str(env["tmp"]),
+        "bundled_models_dir": str(env["tmp"]),
+    }
+    (run_dir / "spec.json").write_text(json.dumps(spec))
+    store.create_job("gpt-y", "gpt", {})
+    store.update_job("gpt-y", status="running")
+    w = Worker(run_dir)
+    w.on_progress({"step": 10, "loss": 3.0, "val_loss": 3.1, "progress": 0.1})
+    assert not w.stop.is_set()
+    store.update_job("gpt-y", status="cancelled")  # e.g. cancelled from a tutor on another host
+    w.on_progress({"step": 20, "loss": 2.9, "val_loss": 3.0, "progress": 0.2})
+    assert w.stop.is_set()
+    w._finish("interrupted", metrics={"history": w.history}, error="stopped")
+    job = store.get_job("gpt-y")
+    assert job is not None and job["status"] == "cancelled" and len(job["metrics"]["history"]) == 2

@@ -21,7 +21,7 @@ def test_bundled_model_listed_even_before_it_is_built(store: Store, tmp_path: Pa
     [bundled] = reg.list()
     assert bundled["id"] == BUNDLED_ID and bundled["bundled"] is True
     assert bundled["available"] is False and bundled["active"] is True
-    assert reg.active()["id"] == BUNDLED_ID
+    assert reg.active() == BUNDLED_ID and reg.active_model()["id"] == BUNDLED_ID
     with pytest.raises(ModelFilesMissing, match="tutor model build"):
         reg.set_active(BUNDLED_ID)
 
@@ -37,15 +37,22 @@ def test_bundled_model_shape_read_from_its_config(store: Store, tmp_path: Path) 
 def test_register_list_and_switch(store: Store, tmp_path: Path) -> None:
     reg = ModelRegistry(store, tmp_path / "models", tmp_path / "bundled")
     path = fake_model_dir(reg.model_dir_for("gpt-abc"))
-    model = reg.register("gpt-abc", path, base="tutor-gpt", data={"kind": "topics", "topics": ["m8.gpt"]},
-                         params={"max_steps": 10}, metrics={"val_loss": 3.2})
+    model = reg.register(
+        "gpt-abc",
+        path,
+        base="tutor-gpt",
+        data={"kind": "topics", "topics": ["m8.gpt"]},
+        params={"max_steps": 10},
+        metrics={"val_loss": 3.2},
+    )
     assert model["available"] is True and model["active"] is False
     assert [m["id"] for m in reg.list()] == [BUNDLED_ID, "gpt-abc"]
     reg.set_active("gpt-abc")
     # another registry on the same store (another process) sees the switch at once
     other = ModelRegistry(Store(store.url), tmp_path / "models", tmp_path / "bundled")
-    active = other.active()
-    assert active["id"] == "gpt-abc" and active["path"] == str(path) and active["metrics"] == {"val_loss": 3.2}
+    assert other.active() == "gpt-abc"
+    active = other.active_model()
+    assert active["path"] == str(path) and active["metrics"] == {"val_loss": 3.2}
     assert [m["active"] for m in other.list()] == [False, True]
 
 
@@ -64,4 +71,5 @@ def test_unknown_and_reserved_ids(store: Store, tmp_path: Path) -> None:
 def test_active_falls_back_when_the_chosen_model_is_gone(store: Store, tmp_path: Path) -> None:
     reg = ModelRegistry(store, tmp_path / "models", tmp_path / "bundled")
     store.set_kv("active_model", "deleted-model")
-    assert reg.active()["id"] == BUNDLED_ID
+    assert reg.active() == BUNDLED_ID
+    assert [m["active"] for m in reg.list()] == [True]

@@ -20,7 +20,11 @@ def test_classification_metrics_and_confusion_matrix(tmp_path: Path) -> None:
     out = run_sklearn(spec(), tmp_path, on_progress=lambda e: progress.append(e["progress"]))
     m = out["metrics"]
     assert out["stopped"] is False
-    assert 0.85 < m["accuracy"] <= 1.0 and m["cv_folds"] == 3 and m["pipeline"] == "StandardScaler + LogisticRegression"
+    assert (
+        0.85 < m["accuracy"] <= 1.0
+        and m["cv_folds"] == 3
+        and m["pipeline"] == "StandardScaler + LogisticRegression"
+    )
     assert [h["step"] for h in m["history"]] == [1, 2, 3]
     assert sum(map(sum, m["confusion_matrix"])) == 150  # every sample predicted once, out of fold
     assert progress == pytest.approx([0.25, 0.5, 0.75])

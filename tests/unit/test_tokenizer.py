@@ -16,7 +16,9 @@ SPECIALS = ["<|user|>", "<|end|>"]
 
 @pytest.fixture(scope="module")
 def bpe():  # type: ignore[no-untyped-def]
-    return train_bpe([TEXT], 320, SPECIALS, chat_template="{{ messages[0]['content'] }}", whole_words=["m1.numpy"])
+    return train_bpe(
+        [TEXT], 320, SPECIALS, chat_template="{{ messages[0]['content'] }}", whole_words=["m1.numpy"]
+    )
 
 
 def test_bpe_is_deterministic(bpe) -> None:  # type: ignore[no-untyped-def]

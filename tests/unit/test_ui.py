@@ -201,8 +201,16 @@ def test_learn_view_colours_mastery_and_plans(tutor: Tutor) -> None:
 
 
 def test_curriculum_html_escapes_titles() -> None:
-    cur = {"modules": [{"id": "m1", "title": "<i>M</i>", "phase": 1,
-                        "topics": [{"id": "t1", "title": "<script>", "prerequisites": []}]}]}
+    cur = {
+        "modules": [
+            {
+                "id": "m1",
+                "title": "<i>M</i>",
+                "phase": 1,
+                "topics": [{"id": "t1", "title": "<script>", "prerequisites": []}],
+            }
+        ]
+    }
     out = curriculum_html(cur, {}, [])
     assert "<script>" not in out and "&lt;script&gt;" in out and "<i>" not in out
 
@@ -213,12 +221,17 @@ def test_train_submit_poll_cancel_and_models(tutor: Tutor) -> None:
     args = ("gpt", "notes", "", 50, 8, None, None, 1e-3, "iris", "logistic_regression", "{}")
     job_id, msg, timer = h.submit(*args, "ada")
     assert job_id and job_id in msg and tutor.jobs.jobs[job_id]["params"]["max_steps"] == 50
-    bar, loss, summary, picker, timer = h.poll(job_id, "ada")
-    assert "running" in bar and job_id in summary and picker["value"] == job_id
+    bar, loss, summary, picker, rows, timer = h.poll(job_id, "ada")
+    assert (
+        "running" in bar
+        and job_id in summary
+        and picker["value"] == job_id
+        and rows[0][:3] == [job_id, "gpt", "running"]
+    )
     assert timer.active is True and str(loss["loss"].dtype) == "float64"
     assert "another learner" in h.cancel(job_id, "bob")
     assert "cancelled" in h.cancel(job_id, "ada")
-    assert h.poll(job_id, "ada")[4].active is False  # nothing runs: the timer stops
+    assert h.poll(job_id, "ada")[5].active is False  # nothing runs: the timer stops
     bad = h.submit("sklearn", *args[1:10], "{not json", "ada")
     assert bad[0] is None and "JSON" in bad[1]
     rows, use_pick, _base = h.models()

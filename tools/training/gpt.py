@@ -65,14 +65,20 @@ class GPTTrainConfig:
         checks = [
             (self.n_layer >= 1, f"n_layer must be >= 1, got {self.n_layer}"),
             (self.n_head >= 1, f"n_head must be >= 1, got {self.n_head}"),
-            (self.n_embd % max(self.n_head, 1) == 0, f"n_embd ({self.n_embd}) must be divisible by n_head ({self.n_head})"),
+            (
+                self.n_embd % max(self.n_head, 1) == 0,
+                f"n_embd ({self.n_embd}) must be divisible by n_head ({self.n_head})",
+            ),
             (self.block_size >= 2, f"block_size must be >= 2, got {self.block_size}"),
             (self.batch_size >= 1, f"batch_size must be >= 1, got {self.batch_size}"),
             (self.max_steps >= 1, f"max_steps must be >= 1, got {self.max_steps}"),
             (self.lr > 0, f"lr must be > 0, got {self.lr}"),
             (0.0 <= self.dropout < 1.0, f"dropout must be in [0, 1), got {self.dropout}"),
             (self.eval_interval >= 1 and self.eval_iters >= 1, "eval_interval and eval_iters must be >= 1"),
-            (self.checkpoint_interval >= 1, f"checkpoint_interval must be >= 1, got {self.checkpoint_interval}"),
+            (
+                self.checkpoint_interval >= 1,
+                f"checkpoint_interval must be >= 1, got {self.checkpoint_interval}",
+            ),
             (self.lora_r >= 0, f"lora_r must be >= 0, got {self.lora_r}"),
         ]
         for ok, msg in checks:
@@ -83,7 +89,9 @@ class GPTTrainConfig:
         return dataclasses.asdict(self)
 
 
-def make_model_config(cfg: GPTTrainConfig, vocab_size: int, eos_id: int | None = None, pad_id: int | None = None) -> Any:
+def make_model_config(
+    cfg: GPTTrainConfig, vocab_size: int, eos_id: int | None = None, pad_id: int | None = None
+) -> Any:
     from transformers import GPT2Config
 
     return GPT2Config(
@@ -104,7 +112,9 @@ def make_model_config(cfg: GPTTrainConfig, vocab_size: int, eos_id: int | None =
     )
 
 
-def build_model(cfg: GPTTrainConfig, vocab_size: int, eos_id: int | None = None, pad_id: int | None = None) -> Any:
+def build_model(
+    cfg: GPTTrainConfig, vocab_size: int, eos_id: int | None = None, pad_id: int | None = None
+) -> Any:
     """A freshly initialised ``GPT2LMHeadModel`` (HF init: N(0, 0.02), scaled residual proj)."""
     import torch
     from transformers import GPT2LMHeadModel
@@ -351,7 +361,9 @@ def train_gpt(
             vocab = model.config.vocab_size
             if tokenizer is not None and len(tokenizer) > vocab:
                 model.resize_token_embeddings(len(tokenizer))
-            max_pos = getattr(model.config, "n_positions", None) or getattr(model.config, "max_position_embeddings", 0)
+            max_pos = getattr(model.config, "n_positions", None) or getattr(
+                model.config, "max_position_embeddings", 0
+            )
             if max_pos and cfg.block_size > max_pos:
                 raise ValueError(f"block_size {cfg.block_size} exceeds the base model's {max_pos} positions")
         else:
@@ -365,17 +377,41 @@ def train_gpt(
         if cfg.lora_r:
             model = _apply_lora(model, cfg)
         model.train()
-        return _run(cfg, model, tokenizer, out, ckpt, train_ids, val_ids, train_mask, val_mask,
-                    train_starts, val_starts, on_progress, should_stop, resume)
+        return _run(
+            cfg,
+            model,
+            tokenizer,
+            out,
+            ckpt,
+            train_ids,
+            val_ids,
+            train_mask,
+            val_mask,
+            train_starts,
+            val_starts,
+            on_progress,
+            should_stop,
+            resume,
+        )
     finally:
         torch.set_num_threads(threads_before)
 
 
 def _run(
-    cfg: GPTTrainConfig, model: Any, tokenizer: Any, out: Path, ckpt: Path,
-    train_ids: np.ndarray, val_ids: np.ndarray, train_mask: np.ndarray | None, val_mask: np.ndarray | None,
-    train_starts: np.ndarray | None, val_starts: np.ndarray | None,
-    on_progress: ProgressFn | None, should_stop: StopFn | None, resume: bool,
+    cfg: GPTTrainConfig,
+    model: Any,
+    tokenizer: Any,
+    out: Path,
+    ckpt: Path,
+    train_ids: np.ndarray,
+    val_ids: np.ndarray,
+    train_mask: np.ndarray | None,
+    val_mask: np.ndarray | None,
+    train_starts: np.ndarray | None,
+    val_starts: np.ndarray | None,
+    on_progress: ProgressFn | None,
+    should_stop: StopFn | None,
+    resume: bool,
 ) -> dict[str, Any]:
     import torch
 

@@ -34,7 +34,9 @@ def _texts(resolved: dict[str, Any]) -> tuple[list[str], bool]:
     by_path = {n["path"]: n["text"] for n in read_notes(Path(data["paths"][0]).parent)}
     missing = [p for p in data["paths"] if p not in by_path]
     if missing:
-        raise FileNotFoundError(f"course notes removed since the job was submitted: {missing}; submit it again")
+        raise FileNotFoundError(
+            f"course notes removed since the job was submitted: {missing}; submit it again"
+        )
     return [by_path[p] for p in data["paths"]], True
 
 
@@ -108,9 +110,20 @@ def run_gpt(
         model_id,
         dest,
         base=None if resolved["base"] == "scratch" else resolved["base"],
-        data={"kind": resolved["data"]["kind"], "topics": resolved["data"]["topics"], "paths": resolved["data"]["paths"]},
-        params={**job["params"], **resolved["train"], "tokenizer": resolved["tokenizer"], "params": result["params"]},
-        metrics={k: metrics[k] for k in ("val_loss", "best_val_loss", "loss", "tokens_per_s", "steps", "train_s")},
+        data={
+            "kind": resolved["data"]["kind"],
+            "topics": resolved["data"]["topics"],
+            "paths": resolved["data"]["paths"],
+        },
+        params={
+            **job["params"],
+            **resolved["train"],
+            "tokenizer": resolved["tokenizer"],
+            "params": result["params"],
+        },
+        metrics={
+            k: metrics[k] for k in ("val_loss", "best_val_loss", "loss", "tokens_per_s", "steps", "train_s")
+        },
     )
     logger.info("registered model %s at %s", model_id, dest)
     artifacts = [{"name": "loss_curve", "path": str(curve), "mime_type": "image/png"}]

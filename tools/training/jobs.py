@@ -158,7 +158,9 @@ class JobManager:
             self.runner = LocalRunner()
         elif backend == "ray":
             if not ray_address:
-                raise ValueError("jobs backend 'ray' needs a cluster address: set TUTOR_RAY_ADDRESS (http://HOST:8265)")
+                raise ValueError(
+                    "jobs backend 'ray' needs a cluster address: set TUTOR_RAY_ADDRESS (http://HOST:8265)"
+                )
             from tools.training.ray_backend import RayRunner
 
             self.runner = RayRunner(ray_address)
@@ -180,7 +182,12 @@ class JobManager:
             raise RuntimeError("the job manager is closed; start a new one")
         threads = max(1, (os.cpu_count() or 1) // self.max_concurrent)  # no oversubscribed cores
         spec = validate_job(
-            kind, params, registry=self.registry, notes_dir=self.notes_dir, data_roots=self.data_roots, threads=threads
+            kind,
+            params,
+            registry=self.registry,
+            notes_dir=self.notes_dir,
+            data_roots=self.data_roots,
+            threads=threads,
         )
         job_id = f"{kind}-{uuid.uuid4().hex[:10]}"
         run_dir = self.runs_dir / job_id
@@ -192,7 +199,9 @@ class JobManager:
             "bundled_models_dir": str(self.bundled_models_dir.resolve()),
             "run_dir": str(run_dir.resolve()),
         }
-        (run_dir / "spec.json").write_text(json.dumps({**spec, **plumbing}, indent=1))
+        spec_path = run_dir / "spec.json"
+        spec_path.write_text(json.dumps({**spec, **plumbing}, indent=1))
+        spec_path.chmod(0o600)  # the database URL may carry a password
         self.store.create_job(job_id, kind, spec["params"], learner_id=learner_id)
         logger.info("job %s queued (%s)", job_id, kind)
         self._wake.set()
@@ -271,7 +280,7 @@ class JobManager:
         self._stop(self.runner.owned())
 
     # --- internals ---
-    def _stop(self, job_ids: list[str]) -> None:
+    def _stop(self, job_ids: Sequence[str]) -> None:
         """SIGTERM (or Ray stop), wait ``stop_grace_s``, then kill; returns when all are reaped."""
         for job_id in job_ids:
             with self._lock:
@@ -291,7 +300,9 @@ class JobManager:
                         self._finished(job_id, ex)
                         pending.discard(job_id)
             if pending and not forced and time.monotonic() > deadline:
-                logger.warning("jobs %s did not stop within %.0f s; killing them", sorted(pending), self.stop_grace_s)
+                logger.warning(
+                    "jobs %s did not stop within %.0f s; killing them", sorted(pending), self.stop_grace_s
+                )
                 for job_id in pending:
                     self.runner.force_stop(job_id)
                 forced = True
@@ -339,7 +350,9 @@ class JobManager:
                 self._mark_if_stale(job)
             else:
                 self.store.transition_job(
-                    job["job_id"], ("running",), "interrupted",
+                    job["job_id"],
+                    ("running",),
+                    "interrupted",
                     error="the tutor restarted and the cluster no longer knows this job; resume it",
                 )
 
@@ -350,7 +363,9 @@ class JobManager:
         if job.get("pid") is None and _age_s(job["updated"]) < STALE_AFTER_S:
             return  # another manager has just claimed it and is starting its worker
         self.store.transition_job(
-            job["job_id"], ("running",), "interrupted",
+            job["job_id"],
+            ("running",),
+            "interrupted",
             error="its worker is gone (the tutor stopped or crashed while it ran); resume it to continue",
         )
 
@@ -378,7 +393,9 @@ class JobManager:
                 return
             jobs = self.store.list_jobs()
             free = self.max_concurrent - sum(j["status"] == "running" for j in jobs)
-            queued = sorted((j for j in jobs if j["status"] == "queued"), key=lambda j: (j["created"], j["job_id"]))
+            queued = sorted(
+                (j for j in jobs if j["status"] == "queued"), key=lambda j: (j["created"], j["job_id"])
+            )
             for job in queued[: max(free, 0)]:
                 self._start(job["job_id"])
 

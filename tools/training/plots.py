@@ -29,7 +29,9 @@ def _save(fig: Any, path: str | Path | None) -> bytes:
     return data
 
 
-def loss_curve_png(history: Sequence[dict[str, Any]], path: str | Path | None = None, *, title: str = "") -> bytes:
+def loss_curve_png(
+    history: Sequence[dict[str, Any]], path: str | Path | None = None, *, title: str = ""
+) -> bytes:
     """Training loss (every logged step) and validation loss (every evaluation) against step.
 
     Returns the PNG bytes (also written to ``path`` when given). An empty history gives an empty
@@ -55,7 +57,12 @@ def loss_curve_png(history: Sequence[dict[str, Any]], path: str | Path | None = 
 
 
 def confusion_matrix_png(
-    y_true: np.ndarray, y_pred: np.ndarray, labels: Sequence[str], path: str | Path | None = None, *, title: str = ""
+    y_true: np.ndarray,
+    y_pred: np.ndarray,
+    labels: Sequence[str],
+    path: str | Path | None = None,
+    *,
+    title: str = "",
 ) -> bytes:
     """Counts of (true class, predicted class) over the cross-validation predictions."""
     from sklearn.metrics import confusion_matrix
@@ -72,14 +79,18 @@ def confusion_matrix_png(
     ax.set_yticks(range(len(names)), names)
     threshold = cm.max() / 2 if cm.size else 0
     for (i, j), v in np.ndenumerate(cm):
-        ax.text(j, i, str(v), ha="center", va="center", color="white" if v > threshold else "black", fontsize=8)
+        ax.text(
+            j, i, str(v), ha="center", va="center", color="white" if v > threshold else "black", fontsize=8
+        )
     ax.set_xlabel("predicted")
     ax.set_ylabel("true")
     ax.set_title(title or "confusion matrix")
     return _save(fig, path)
 
 
-def residuals_png(y_true: np.ndarray, y_pred: np.ndarray, path: str | Path | None = None, *, title: str = "") -> bytes:
+def residuals_png(
+    y_true: np.ndarray, y_pred: np.ndarray, path: str | Path | None = None, *, title: str = ""
+) -> bytes:
     """Residual (true - predicted) against prediction: a pattern here is what the model misses."""
     fig = _figure(7.0, 3.5)
     left, right = fig.add_subplot(1, 2, 1), fig.add_subplot(1, 2, 2)

@@ -55,7 +55,9 @@ class ModelRegistry:
         path = self.bundled_dir
         created = None
         if is_model_dir(path):
-            created = datetime.fromtimestamp((path / "config.json").stat().st_mtime, UTC).isoformat(timespec="seconds")
+            created = datetime.fromtimestamp((path / "config.json").stat().st_mtime, UTC).isoformat(
+                timespec="seconds"
+            )
         metrics: dict[str, Any] = {}
         for name in ("metrics.json", "training_metrics.json"):  # written by the build recipe, if any
             if (path / name).is_file():
@@ -84,32 +86,32 @@ class ModelRegistry:
 
     def list(self) -> list[dict[str, Any]]:
         """Every model, the bundled one first, each with ``available`` and ``active`` flags."""
-        active = self.active_id()
+        active = self.active()
         rows = [self._bundled()] + [m for m in self.store.list_models() if m["id"] != BUNDLED_ID]
         return [self._decorate(m, active) for m in rows]
 
     def get(self, model_id: str) -> dict[str, Any]:
         if model_id == BUNDLED_ID:
-            return self._decorate(self._bundled(), self.active_id())
+            return self._decorate(self._bundled(), self.active())
         model = self.store.get_model(model_id)
         if model is None:
             known = [BUNDLED_ID] + [m["id"] for m in self.store.list_models()]
             close = difflib.get_close_matches(model_id, known, n=1)
             hint = f"; did you mean {close[0]!r}?" if close else ""
             raise LookupError(f"model {model_id!r} not found{hint} `tutor model list` lists them")
-        return self._decorate(model, self.active_id())
+        return self._decorate(model, self.active())
 
-    def active_id(self) -> str:
-        return str(self.store.get_kv(ACTIVE_KEY) or BUNDLED_ID)
-
-    def active(self) -> dict[str, Any]:
-        """The active model; falls back to the bundled one if the chosen one was removed."""
-        model_id = self.active_id()
-        try:
-            return self.get(model_id)
-        except LookupError:
+    def active(self) -> str:
+        """The active model's id; the bundled one if the chosen one is no longer registered."""
+        model_id = str(self.store.get_kv(ACTIVE_KEY) or BUNDLED_ID)
+        if model_id != BUNDLED_ID and self.store.get_model(model_id) is None:
             logger.warning("active model %r is no longer registered; using %r", model_id, BUNDLED_ID)
-            return self.get(BUNDLED_ID)
+            return BUNDLED_ID
+        return model_id
+
+    def active_model(self) -> dict[str, Any]:
+        """The active model's entry (``id``, ``path``, ``metrics``, ...)."""
+        return self.get(self.active())
 
     def set_active(self, model_id: str) -> dict[str, Any]:
         model = self.get(model_id)
@@ -137,8 +139,10 @@ class ModelRegistry:
             raise ValueError(f"model id {BUNDLED_ID!r} is reserved for the bundled model; pick another id")
         if not is_model_dir(Path(path)):
             raise ModelFilesMissing(f"cannot register {model_id!r}: {path} has no config.json")
-        row = self.store.register_model(model_id, str(path), base=base, data=data, params=params, metrics=metrics)
-        return self._decorate(row, self.active_id())
+        row = self.store.register_model(
+            model_id, str(path), base=base, data=data, params=params, metrics=metrics
+        )
+        return self._decorate(row, self.active())
 
     def model_dir_for(self, model_id: str) -> Path:
         """Where a job's model of this id goes (inside the data dir)."""

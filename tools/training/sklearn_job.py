@@ -51,8 +51,18 @@ ESTIMATORS: dict[str, EstimatorInfo] = {
         _E("linear_regression", None, "sklearn.linear_model:LinearRegression", True),
         _E("ridge", "sklearn.linear_model:RidgeClassifier", "sklearn.linear_model:Ridge", True),
         _E("lasso", None, "sklearn.linear_model:Lasso", True),
-        _E("random_forest", "sklearn.ensemble:RandomForestClassifier", "sklearn.ensemble:RandomForestRegressor", False),
-        _E("extra_trees", "sklearn.ensemble:ExtraTreesClassifier", "sklearn.ensemble:ExtraTreesRegressor", False),
+        _E(
+            "random_forest",
+            "sklearn.ensemble:RandomForestClassifier",
+            "sklearn.ensemble:RandomForestRegressor",
+            False,
+        ),
+        _E(
+            "extra_trees",
+            "sklearn.ensemble:ExtraTreesClassifier",
+            "sklearn.ensemble:ExtraTreesRegressor",
+            False,
+        ),
         _E(
             "gradient_boosting",
             "sklearn.ensemble:GradientBoostingClassifier",
@@ -65,7 +75,12 @@ ESTIMATORS: dict[str, EstimatorInfo] = {
             "sklearn.ensemble:HistGradientBoostingRegressor",
             False,
         ),
-        _E("decision_tree", "sklearn.tree:DecisionTreeClassifier", "sklearn.tree:DecisionTreeRegressor", False),
+        _E(
+            "decision_tree",
+            "sklearn.tree:DecisionTreeClassifier",
+            "sklearn.tree:DecisionTreeRegressor",
+            False,
+        ),
         _E("knn", "sklearn.neighbors:KNeighborsClassifier", "sklearn.neighbors:KNeighborsRegressor", True),
         _E("svm", "sklearn.svm:SVC", "sklearn.svm:SVR", True),
         _E("naive_bayes", "sklearn.naive_bayes:GaussianNB", None, False),
@@ -85,7 +100,9 @@ def estimator_class_path(estimator: str, dataset: str) -> str:
     path = info.classifier if task == "classification" else info.regressor
     if path is None:
         kind = "regressor" if task == "classification" else "classifier"
-        fits = sorted(n for n, e in ESTIMATORS.items() if (e.classifier if task == "classification" else e.regressor))
+        fits = sorted(
+            n for n, e in ESTIMATORS.items() if (e.classifier if task == "classification" else e.regressor)
+        )
         raise ValueError(
             f"estimator {estimator!r} is a {kind} only, but dataset {dataset!r} is a {task} task; "
             f"estimators for {task}: {', '.join(fits)}"
@@ -105,7 +122,9 @@ def make_estimator(estimator: str, dataset: str, params: dict[str, Any], seed: i
         est = cls(**kwargs)
     except TypeError as e:
         allowed = sorted(set(cls().get_params()) - FORBIDDEN_PARAMS)
-        raise ValueError(f"bad params for {estimator} ({cls_name}): {e}; allowed: {', '.join(allowed)}") from e
+        raise ValueError(
+            f"bad params for {estimator} ({cls_name}): {e}; allowed: {', '.join(allowed)}"
+        ) from e
     if "random_state" in est.get_params():
         est.set_params(random_state=seed)
     try:
@@ -121,13 +140,23 @@ def _coerce(params: dict[str, Any]) -> dict[str, Any]:
         if key in FORBIDDEN_PARAMS:
             raise ValueError(f"param {key!r} is set by the job runner, not by a job spec; remove it")
         if key in PARAM_CAPS and isinstance(value, int | float) and value > PARAM_CAPS[key]:
-            raise ValueError(f"{key}={value} is too large for a training job here (at most {PARAM_CAPS[key]})")
+            raise ValueError(
+                f"{key}={value} is too large for a training job here (at most {PARAM_CAPS[key]})"
+            )
         if key == "hidden_layer_sizes":
             sizes = [value] if isinstance(value, int) else list(value)
-            if not sizes or len(sizes) > MAX_HIDDEN_LAYERS or any(not isinstance(s, int) or s < 1 for s in sizes):
-                raise ValueError(f"hidden_layer_sizes must be 1-{MAX_HIDDEN_LAYERS} positive ints, got {value!r}")
+            if (
+                not sizes
+                or len(sizes) > MAX_HIDDEN_LAYERS
+                or any(not isinstance(s, int) or s < 1 for s in sizes)
+            ):
+                raise ValueError(
+                    f"hidden_layer_sizes must be 1-{MAX_HIDDEN_LAYERS} positive ints, got {value!r}"
+                )
             if sum(sizes) > MAX_HIDDEN_UNITS:
-                raise ValueError(f"hidden_layer_sizes {value!r} has more than {MAX_HIDDEN_UNITS} units in all")
+                raise ValueError(
+                    f"hidden_layer_sizes {value!r} has more than {MAX_HIDDEN_UNITS} units in all"
+                )
             value = tuple(sizes)
         out[key] = value
     return out
@@ -157,7 +186,9 @@ def run_sklearn(
     task = DATASETS[dataset]
     X, y, class_names = load_dataset(dataset)
     model = make_estimator(estimator, dataset, spec.get("params") or {}, seed)
-    splitter = (StratifiedKFold if task == "classification" else KFold)(folds, shuffle=True, random_state=seed)
+    splitter = (StratifiedKFold if task == "classification" else KFold)(
+        folds, shuffle=True, random_state=seed
+    )
     state_path = run_dir / "sklearn_state.json"
     state: dict[str, Any] = json.loads(state_path.read_text()) if state_path.exists() else {"folds": {}}
     oof = np.zeros(len(y), dtype=np.float64)
@@ -181,7 +212,9 @@ def run_sklearn(
     metrics = {**_history(state), **_summary(task, y, oof, state), "task": task, "dataset": dataset}
     metrics.update(estimator=estimator, pipeline=_describe(model), n_samples=len(y), n_features=X.shape[1])
     artifacts = [_plot(task, y, oof, class_names, run_dir, f"{estimator} on {dataset}")]
-    artifacts.append({"name": "model", "path": str(run_dir / "model.joblib"), "mime_type": "application/octet-stream"})
+    artifacts.append(
+        {"name": "model", "path": str(run_dir / "model.joblib"), "mime_type": "application/octet-stream"}
+    )
     return {"metrics": metrics, "artifacts": artifacts, "stopped": False}
 
 
@@ -235,7 +268,9 @@ def _save_model(model: Any, path: Path) -> None:
     joblib.dump(model, path)
 
 
-def _plot(task: Task, y: np.ndarray, oof: np.ndarray, names: list[str], run_dir: Path, title: str) -> dict[str, str]:
+def _plot(
+    task: Task, y: np.ndarray, oof: np.ndarray, names: list[str], run_dir: Path, title: str
+) -> dict[str, str]:
     from tools.training.plots import confusion_matrix_png, residuals_png
 
     if task == "classification":

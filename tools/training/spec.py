@@ -94,7 +94,7 @@ def validate_job(
     kind: str,
     params: dict[str, Any],
     *,
-    registry: ModelRegistry,
+    registry: ModelRegistry | None = None,
     notes_dir: str | Path | None = None,
     data_roots: Sequence[str | Path] | None = None,
     available_bytes: int | None = None,
@@ -108,6 +108,8 @@ def validate_job(
     if kind == "sklearn":
         return _sklearn(params)
     if kind == "gpt":
+        if registry is None:
+            raise TypeError("validate_job needs the model registry for gpt jobs")
         return _gpt(params, registry, notes_dir, data_roots, available_bytes, threads or os.cpu_count() or 1)
     raise ValueError(f"unknown job kind {kind!r}; {_did_you_mean(kind, KINDS)}kinds: {', '.join(KINDS)}")
 
@@ -145,26 +147,42 @@ def read_notes(notes_dir: str | Path) -> list[dict[str, Any]]:
                 meta = yaml.safe_load(head) or {}
                 body = rest.partition("\n")[2]
         topic = str(meta.get("topic_id") or path.stem)
-        notes.append({"topic_id": topic, "module": str(meta.get("module") or topic.split(".")[0]),
-                      "path": str(path), "text": body.strip() + "\n"})
+        notes.append(
+            {
+                "topic_id": topic,
+                "module": str(meta.get("module") or topic.split(".")[0]),
+                "path": str(path),
+                "text": body.strip() + "\n",
+            }
+        )
     return notes
 
 
-def _data(data: str | list[str], notes_dir: Path | None, roots: Sequence[str | Path] | None) -> dict[str, Any]:
+def _data(
+    data: str | list[str], notes_dir: Path | None, roots: Sequence[str | Path] | None
+) -> dict[str, Any]:
     if isinstance(data, str) and data != "notes":
         path = Path(data).expanduser()
         if path.is_file() or "/" in data or path.suffix.lower() in (".txt", ".md", ".text"):
             return _data_file(path, roots)  # a path (also one that does not exist: a clear error there)
     if notes_dir is None or not Path(notes_dir).is_dir():
-        raise ValueError(f"data {data!r} needs the course notes, but the notes dir {notes_dir} does not exist")
+        raise ValueError(
+            f"data {data!r} needs the course notes, but the notes dir {notes_dir} does not exist"
+        )
     notes = read_notes(notes_dir)
     if not notes:
         raise ValueError(f"no notes (*.md) in {notes_dir}; pass a text file path as data instead")
     if data == "notes":
-        return {"kind": "notes", "topics": [n["topic_id"] for n in notes], "paths": [n["path"] for n in notes]}
+        return {
+            "kind": "notes",
+            "topics": [n["topic_id"] for n in notes],
+            "paths": [n["path"] for n in notes],
+        }
     wanted = [data] if isinstance(data, str) else list(data)
     if not wanted:
-        raise ValueError("data is an empty list; give topic ids (e.g. ['m8.gpt']), 'notes' or a text file path")
+        raise ValueError(
+            "data is an empty list; give topic ids (e.g. ['m8.gpt']), 'notes' or a text file path"
+        )
     topics, modules = {n["topic_id"] for n in notes}, {n["module"] for n in notes}
     for w in wanted:
         if w not in topics and w not in modules:
@@ -230,11 +248,13 @@ def _gpt(
 ) -> dict[str, Any]:
     p = _parse(GPTParams, "gpt", params)
     data = _data(p.data, Path(notes_dir) if notes_dir else None, roots)
-    base_id = p.base or registry.active_id()
+    base_id = p.base or registry.active()
     if base_id == SCRATCH:
         base_path = None
         if p.lora:
-            raise ValueError("lora adapts an existing model; pass a base model id, or lora=false for a new model")
+            raise ValueError(
+                "lora adapts an existing model; pass a base model id, or lora=false for a new model"
+            )
         shape = {k: getattr(p, k) or SCRATCH_SHAPE[k] for k in SHAPE_KEYS}
         block = p.block_size or SCRATCH_SHAPE["block_size"]
         tokenizer = p.tokenizer or "bpe"
@@ -258,7 +278,9 @@ def _gpt(
         "num_threads": p.num_threads or threads,
     }
     cfg["checkpoint_interval"] = p.checkpoint_interval or cfg["eval_interval"]
-    need = estimate_train_bytes(vocab_size=vocab, lora=p.lora, **{k: cfg[k] for k in (*SHAPE_KEYS, "block_size", "batch_size")})
+    need = estimate_train_bytes(
+        vocab_size=vocab, lora=p.lora, **{k: cfg[k] for k in (*SHAPE_KEYS, "block_size", "batch_size")}
+    )
     have = available if available is not None else _available_bytes()
     if need > 0.8 * have:
         raise ValueError(
@@ -285,10 +307,14 @@ def _base(p: GPTParams, base_id: str, registry: ModelRegistry) -> tuple[str, dic
     path = Path(model["path"])
     if not is_model_dir(path):
         hint = "build it with `tutor model build`" if base_id == BUNDLED_ID else "train it again"
-        raise ValueError(f"base model {base_id!r} has no model files at {path}; {hint}, or pass base='scratch'")
+        raise ValueError(
+            f"base model {base_id!r} has no model files at {path}; {hint}, or pass base='scratch'"
+        )
     info = model_shape(path)
     if info.get("model_type") != "gpt2":
-        raise ValueError(f"base model {base_id!r} is a {info.get('model_type')!r} model; jobs train GPT-2-type models")
+        raise ValueError(
+            f"base model {base_id!r} is a {info.get('model_type')!r} model; jobs train GPT-2-type models"
+        )
     shape = {k: int(info[k]) for k in SHAPE_KEYS}
     for k in SHAPE_KEYS:
         asked = getattr(p, k)

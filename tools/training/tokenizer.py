@@ -69,7 +69,9 @@ def train_bpe(
     from tokenizers import AddedToken, Tokenizer, decoders, models, pre_tokenizers, trainers
 
     if vocab_size < 300:
-        raise ValueError(f"vocab_size must be >= 300 for byte-level BPE (256 bytes + merges), got {vocab_size}")
+        raise ValueError(
+            f"vocab_size must be >= 300 for byte-level BPE (256 bytes + merges), got {vocab_size}"
+        )
     specials = _specials(special_tokens)
     tok = Tokenizer(models.BPE(unk_token=None))
     tok.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False)

@@ -102,8 +102,24 @@ class Worker:
         if now - self._last_write >= WRITE_EVERY_S or "val_loss" in event or event.get("progress", 0) >= 1:
             self._last_write = now
             self.store.update_job(
-                self.job_id, progress=float(event.get("progress", 0.0)), metrics=self.metrics, logs_tail=self.tail.text()
+                self.job_id,
+                progress=float(event.get("progress", 0.0)),
+                metrics=self.metrics,
+                logs_tail=self.tail.text(),
             )
+            # a cancel recorded in the store by a process that cannot signal us (another host)
+            row = self.store.get_job(self.job_id)
+            if row is not None and row["status"] == "cancelled":
+                self.request_stop("the job was cancelled")
+
+    def _finish(self, status: str, **fields: Any) -> None:
+        """Final status, unless the job is no longer ours to finish (cancelled meanwhile)."""
+        fields["logs_tail"] = self.tail.text()
+        if not self.store.transition_job(self.job_id, ("running",), status, **fields):
+            row = self.store.get_job(self.job_id) or {}
+            logger.info("job %s is %s already; keeping that status", self.job_id, row.get("status"))
+            keep = {k: v for k, v in fields.items() if k in ("metrics", "logs_tail", "artifacts")}
+            self.store.update_job(self.job_id, **keep)
 
     # --- the run ---
     def run(self) -> int:
@@ -115,43 +131,44 @@ class Worker:
                 from tools.training.sklearn_job import run_sklearn
 
                 result = run_sklearn(
-                    self.job["resolved"], self.run_dir, on_progress=self.on_progress, should_stop=self.stop.is_set
+                    self.job["resolved"],
+                    self.run_dir,
+                    on_progress=self.on_progress,
+                    should_stop=self.stop.is_set,
                 )
                 result["model_id"] = None
             elif kind == "gpt":
                 from tools.training.gpt_job import run_gpt
 
                 result = run_gpt(
-                    self.job, self.run_dir, self.registry, on_progress=self.on_progress, should_stop=self.stop.is_set
+                    self.job,
+                    self.run_dir,
+                    self.registry,
+                    on_progress=self.on_progress,
+                    should_stop=self.stop.is_set,
                 )
             else:
                 raise ValueError(f"unknown job kind {kind!r}")
         except Exception as e:  # the job's failure is data for the learner, not a crash of the tutor
             logger.error("job %s failed:\n%s", self.job_id, traceback.format_exc())
-            self.store.update_job(
-                self.job_id, status="failed", error=f"{type(e).__name__}: {e}", logs_tail=self.tail.text()
-            )
+            self._finish("failed", error=f"{type(e).__name__}: {e}")
             return EXIT_FAILED
         metrics = {**result["metrics"], "wall_s": round(time.perf_counter() - started, 2)}
         if result["stopped"]:
-            self.store.update_job(
-                self.job_id,
-                status="interrupted",
+            self._finish(
+                "interrupted",
                 metrics=metrics,
                 error=f"stopped: {self.stop_reason}; resume the job to continue from its last checkpoint",
-                logs_tail=self.tail.text(),
             )
             return EXIT_STOPPED
         logger.info("job %s succeeded in %.1f s", self.job_id, metrics["wall_s"])
-        self.store.update_job(
-            self.job_id,
-            status="succeeded",
+        self._finish(
+            "succeeded",
             progress=1.0,
             metrics=metrics,
             artifacts=result["artifacts"],
             model_id=result["model_id"],
             error=None,
-            logs_tail=self.tail.text(),
         )
         return EXIT_OK
 
@@ -163,7 +180,10 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     run_dir: Path = args.run_dir.resolve()
     fmt = logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s")
-    handlers: list[logging.Handler] = [logging.FileHandler(run_dir / "worker.log"), logging.StreamHandler(sys.stderr)]
+    handlers: list[logging.Handler] = [
+        logging.FileHandler(run_dir / "worker.log"),
+        logging.StreamHandler(sys.stderr),
+    ]
     for h in handlers:
         h.setFormatter(fmt)
     logging.basicConfig(level=logging.INFO, handlers=handlers, force=True)

@@ -50,9 +50,13 @@ def make_chat_model(
         from tutor.llm.openai_compat import make_openai_chat
 
         if not base_url:
-            raise BadInput("backend 'openai' needs a server URL: set TUTOR_LLM_BASE_URL (e.g. http://localhost:8000/v1)")
+            raise BadInput(
+                "backend 'openai' needs a server URL: set TUTOR_LLM_BASE_URL (e.g. http://localhost:8000/v1)"
+            )
         try:
-            return make_openai_chat(base_url, model or DEFAULT_MODEL_ID, api_key, max_new_tokens=max_new_tokens, **kwargs)
+            return make_openai_chat(
+                base_url, model or DEFAULT_MODEL_ID, api_key, max_new_tokens=max_new_tokens, **kwargs
+            )
         except ValueError as e:
             raise BadInput(str(e)) from None
     if backend == "fake":

@@ -117,7 +117,9 @@ def explain_prompt(question: str, passages: Sequence[str]) -> str:
     return "\n".join(lines)
 
 
-def hint_prompt(title: str, statement: str, failing: Sequence[Mapping[str, str]], wants_solution: bool = False) -> str:
+def hint_prompt(
+    title: str, statement: str, failing: Sequence[Mapping[str, str]], wants_solution: bool = False
+) -> str:
     lines = [f"exercise: {title}", f"task: {trim_passage(clean_passage(statement), 240)}"]
     for t in failing[:2]:
         lines.append(f"failing: {t.get('name', '?')}: {trim_passage(str(t.get('message', '')), 160)}")

@@ -81,8 +81,10 @@ class PlanGrammar:
         """Allowed topic -> activities for the next line, and the most minutes it may take."""
         planned, reviewed, used = self._state(lines)
         if self.level == "ids":
-            acts = {t: ACTIVITIES for t in self.catalog.topics if t not in planned}
-            return acts, MAX_MINUTES
+            every: dict[str, tuple[str, ...]] = {
+                t: ACTIVITIES for t in self.catalog.topics if t not in planned
+            }
+            return every, MAX_MINUTES
         left = self.budget - used
         out: dict[str, tuple[str, ...]] = {}
         for tid, topic in self.catalog.topics.items():
@@ -90,7 +92,7 @@ class PlanGrammar:
             if tid in self.due and tid not in reviewed and tid not in planned and left >= 1:
                 acts += ("review",)
             ready = all(self.mastery.get(p, 0.0) >= MASTERED or p in planned for p in topic.prerequisites)
-            if tid not in planned and ready and self.mastery.get(tid, 0.0) < MASTERED:
+            if tid not in planned and tid not in reviewed and ready and self.mastery.get(tid, 0.0) < MASTERED:
                 acts += ("study", "practice")
             if acts:
                 out[tid] = acts
@@ -182,4 +184,3 @@ class PlanConstraint:
             allowed = self.end_ids
         mask[0, allowed] = 0.0
         return scores + mask
-

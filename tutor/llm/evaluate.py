@@ -15,7 +15,7 @@ from curriculum.catalog import Catalog
 from curriculum.planner import plan_lesson, validate_plan
 from knowledge.notes_format import Note
 from tutor.llm import chat_format as cf
-from tutor.llm.local import LocalChatModel, generate_pieces, load_local_model
+from tutor.llm.local import LocalChatModel, generate_pieces, load_local_model, torch_threads
 from tutor.llm.recipe_data import explain_examples, note_text, random_learner
 from tutor.llm.tasks import explain, gpt_plan
 
@@ -33,7 +33,7 @@ def heldout_loss(model_dir: str | Path, texts: Sequence[str], block: int = 256) 
     ids = torch.from_numpy(encode_documents(loaded.tokenizer, texts).astype("int64"))
     block = min(block, loaded.max_positions)
     total, count = 0.0, 0
-    with torch.inference_mode():
+    with torch.inference_mode(), torch_threads(1):
         for start in range(0, len(ids) - 1, block):
             x = ids[start : start + block]
             y = ids[start + 1 : start + block + 1]
@@ -45,7 +45,9 @@ def heldout_loss(model_dir: str | Path, texts: Sequence[str], block: int = 256) 
     return {"loss": round(loss, 4), "perplexity": round(math.exp(loss), 2), "tokens": count}
 
 
-def plan_eval(llm: Any, catalog: Catalog, n: int = 200, seed: int = 0, constraint: str = "strict") -> dict[str, Any]:
+def plan_eval(
+    llm: Any, catalog: Catalog, n: int = 200, seed: int = 0, constraint: str = "strict"
+) -> dict[str, Any]:
     """Raw validity (before repair), validity after repair, and agreement with the planner."""
     rng = random.Random(seed + EVAL_SEED_OFFSET)
     raw_ok = final_ok = agree = 0
@@ -53,7 +55,9 @@ def plan_eval(llm: Any, catalog: Catalog, n: int = 200, seed: int = 0, constrain
     for _ in range(n):
         s = random_learner(catalog, rng)
         t0 = time.perf_counter()
-        plan = gpt_plan(llm, catalog, s["mastery"], s["hours"], s["goal_topics"], s["due"], constraint=constraint)
+        plan = gpt_plan(
+            llm, catalog, s["mastery"], s["hours"], s["goal_topics"], s["due"], constraint=constraint
+        )
         secs.append(time.perf_counter() - t0)
         raw_ok += not plan["repaired"]
         final_ok += not validate_plan(catalog, plan["items"], s["mastery"], s["hours"])
@@ -77,8 +81,10 @@ def explain_eval(llm: Any, notes: Sequence[Note], n: int = 60, seed: int = 0) ->
     for ex in examples:
         lines = ex.user.splitlines()
         question = lines[0].removeprefix("question: ")
-        passages = [{"text": line.split("] ", 1)[1], "topic_id": "", "source": f"p{k}"}
-                    for k, line in enumerate(lines[1:], 1)]
+        passages = [
+            {"text": line.split("] ", 1)[1], "topic_id": "", "source": f"p{k}"}
+            for k, line in enumerate(lines[1:], 1)
+        ]
         e = explain(llm, question, passages)
         raw.append(e.raw_supported_share)
         final.append(e.supported_share)
@@ -110,8 +116,10 @@ def latency(llm: LocalChatModel, n_tokens: int = 150, runs: int = 3) -> dict[str
     """First-token latency and speed of an ``n_tokens`` answer to a typical explain prompt."""
     loaded = llm.loaded
     passages = ["A NumPy array holds values of one dtype in a contiguous block of memory. " * 3] * 3
-    msgs = [{"role": "system", "content": cf.EXPLAIN_SYSTEM},
-            {"role": "user", "content": cf.explain_prompt("what is broadcasting in numpy", passages)}]
+    msgs = [
+        {"role": "system", "content": cf.EXPLAIN_SYSTEM},
+        {"role": "user", "content": cf.explain_prompt("what is broadcasting in numpy", passages)},
+    ]
     from tutor.llm.local import render_prompt
 
     prompt, _ = render_prompt(loaded.tokenizer, msgs)
@@ -120,8 +128,14 @@ def latency(llm: LocalChatModel, n_tokens: int = 150, runs: int = 3) -> dict[str
         usage: dict[str, int] = {}
         t0 = time.perf_counter()
         first = None
-        for _ in generate_pieces(loaded, prompt, max_new_tokens=n_tokens, logits_processor=_NoStop(loaded.stop_ids),
-                                 usage=usage, num_threads=1 if loaded.device == "cpu" else None):
+        for _ in generate_pieces(
+            loaded,
+            prompt,
+            max_new_tokens=n_tokens,
+            logits_processor=_NoStop(loaded.stop_ids),
+            usage=usage,
+            num_threads=1 if loaded.device == "cpu" else None,
+        ):
             first = first or time.perf_counter() - t0
         if r:
             firsts.append(first or 0.0)
@@ -133,7 +147,7 @@ def latency(llm: LocalChatModel, n_tokens: int = 150, runs: int = 3) -> dict[str
         "answer_s": round(total, 3),
         "tokens": int(statistics.median(counts)),
         "tokens_per_s": round(statistics.median(counts) / total, 1),
-        "prompt_tokens": len(loaded.tokenizer(prompt, add_special_tokens=False)["input_ids"]),
+        "prompt_tokens": usage.get("input_tokens", 0),
     }
 
 
@@ -148,9 +162,16 @@ def load_time(model_dir: str | Path) -> float:
     return round(time.perf_counter() - t0, 3)
 
 
-def evaluate_model(model_dir: str | Path, catalog: Catalog, heldout: Sequence[Note], *, seed: int = 0,
-                   n_plans: int = 200, n_explain: int = 60, plan_constraints: Sequence[str] = ("strict", "ids"),
-                   ) -> dict[str, Any]:
+def evaluate_model(
+    model_dir: str | Path,
+    catalog: Catalog,
+    heldout: Sequence[Note],
+    *,
+    seed: int = 0,
+    n_plans: int = 200,
+    n_explain: int = 60,
+    plan_constraints: Sequence[str] = ("strict", "ids"),
+) -> dict[str, Any]:
     llm = LocalChatModel(model_dir=str(model_dir), device="cpu")
     out: dict[str, Any] = {"load_s": load_time(model_dir)}
     out["heldout"] = heldout_loss(model_dir, [note_text(n) for n in heldout]) if heldout else None

@@ -73,7 +73,9 @@ class FakeChatModel(GenericFakeChatModel):
         msg = self._generate(messages, stop=stop, **kwargs).generations[0].message
         assert isinstance(msg, AIMessage)
         text = msg.content if isinstance(msg.content, str) else msg.text
-        pieces = [p for p in itertools.chain.from_iterable((w, " ") for w in text.split(" "))][:-1] if text else []
+        pieces = (
+            [p for p in itertools.chain.from_iterable((w, " ") for w in text.split(" "))][:-1] if text else []
+        )
         for piece in pieces:
             if not piece:
                 continue

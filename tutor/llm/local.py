@@ -19,6 +19,7 @@ import logging
 import threading
 import time
 from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -86,7 +87,8 @@ def load_local_model(model_dir: str | Path, device: str = "auto", dtype: str = "
         t0 = time.perf_counter()
         dev, torch_dtype = _resolve_device(device, dtype)
         tok = AutoTokenizer.from_pretrained(str(path))
-        model = AutoModelForCausalLM.from_pretrained(str(path), dtype=torch_dtype).to(dev).eval()
+        model = AutoModelForCausalLM.from_pretrained(str(path), dtype=torch_dtype)
+        model = model.to(dev).eval()  # type: ignore[arg-type]
         stop: set[int] = set()
         gen_eos = getattr(getattr(model, "generation_config", None), "eos_token_id", None)
         for i in [tok.eos_token_id, *(gen_eos if isinstance(gen_eos, list) else [gen_eos])]:
@@ -97,9 +99,18 @@ def load_local_model(model_dir: str | Path, device: str = "auto", dtype: str = "
         cfg = model.config
         max_pos = getattr(cfg, "n_positions", None) or getattr(cfg, "max_position_embeddings", None) or 4096
         cache_arg = "cache" if "cache" in inspect.signature(model.forward).parameters else "past_key_values"
-        loaded = LoadedModel(model, tok, dev, str(torch_dtype).removeprefix("torch."), stop, int(max_pos),
-                             time.perf_counter() - t0, path.name, cache_arg,
-                             sum(p.numel() for p in model.parameters()))
+        loaded = LoadedModel(
+            model,
+            tok,
+            dev,
+            str(torch_dtype).removeprefix("torch."),
+            stop,
+            int(max_pos),
+            time.perf_counter() - t0,
+            path.name,
+            cache_arg,
+            sum(p.numel() for p in model.parameters()),
+        )
         logger.info("loaded %s on %s (%s) in %.2fs", path, dev, loaded.dtype, loaded.load_s)
         _CACHE[key] = loaded
         return loaded
@@ -151,14 +162,23 @@ def generate_pieces(
     num_threads: int | None = None,
 ) -> Iterator[str]:
     """Yield the reply text piece by piece; stops at an end token, a stop string or the cap."""
+    with torch_threads(num_threads):  # exits also when the consumer stops iterating (generator closed)
+        yield from _pieces(
+            loaded, prompt, max_new_tokens, stop, temperature, top_p, seed, logits_processor, usage
+        )
+
+
+@contextmanager
+def torch_threads(n: int | None) -> Iterator[None]:
+    """Run a block with ``n`` torch threads (None: unchanged), then restore the previous count."""
     import torch
 
     before = torch.get_num_threads()
-    if num_threads:
-        torch.set_num_threads(num_threads)
+    if n:
+        torch.set_num_threads(n)
     try:
-        yield from _pieces(loaded, prompt, max_new_tokens, stop, temperature, top_p, seed, logits_processor, usage)
-    finally:  # also runs when the consumer stops iterating (generator closed)
+        yield
+    finally:
         torch.set_num_threads(before)
 
 
@@ -176,7 +196,12 @@ def _pieces(
     import torch
 
     tok, model = loaded.tokenizer, loaded.model
-    ids = tok(prompt, add_special_tokens=False)["input_ids"]
+    backend = getattr(tok, "backend_tokenizer", None)  # direct: no "longer than the model" warning
+    ids = (
+        backend.encode(prompt, add_special_tokens=False).ids
+        if backend
+        else tok(prompt, add_special_tokens=False)["input_ids"]
+    )
     room = loaded.max_positions - max_new_tokens
     if room < 16:  # a short-context model: keep at least some prompt, generate what fits
         room = max(loaded.max_positions // 2, 1)
@@ -264,7 +289,9 @@ class LocalChatModel(BaseChatModel):
     def model_name(self) -> str:
         return Path(self.model_dir).name
 
-    def _pieces(self, messages: list[BaseMessage], stop: list[str] | None, usage: dict[str, int], **kwargs: Any) -> Iterator[str]:
+    def _pieces(
+        self, messages: list[BaseMessage], stop: list[str] | None, usage: dict[str, int], **kwargs: Any
+    ) -> Iterator[str]:
         loaded = self.loaded
         prompt, extra_stop = render_prompt(loaded.tokenizer, to_chat_dicts(messages))
         return generate_pieces(
@@ -277,7 +304,8 @@ class LocalChatModel(BaseChatModel):
             seed=int(kwargs.get("seed", self.seed)),
             logits_processor=kwargs.get("logits_processor"),
             usage=usage,
-            num_threads=self.num_threads or (1 if loaded.device == "cpu" and loaded.params < 50_000_000 else None),
+            num_threads=self.num_threads
+            or (1 if loaded.device == "cpu" and loaded.params < 50_000_000 else None),
         )
 
     def _generate(

@@ -23,10 +23,12 @@ def make_openai_chat(
 
     if not base_url.startswith(("http://", "https://")):
         raise ValueError(f"OpenAI-compatible base URL must start with http:// or https://, got {base_url!r}")
-    return ChatOpenAI(
+    from pydantic import SecretStr
+
+    return ChatOpenAI(  # type: ignore[call-arg]
         base_url=base_url,
         model=model,
-        api_key=api_key or "not-needed",  # local servers ignore it, the client insists on one
+        api_key=SecretStr(api_key or "not-needed"),  # local servers ignore it, the client insists on one
         max_tokens=max_new_tokens,
         temperature=temperature,
         timeout=timeout_s,

@@ -32,27 +32,65 @@ from tutor.llm import recipe_data as rd
 
 logger = logging.getLogger(__name__)
 REPO = Path(__file__).resolve().parents[2]
-MODEL_FILES = ("config.json", "generation_config.json", "model.safetensors", "tokenizer.json",
-               "tokenizer_config.json", "chat_template.jinja")
+MODEL_FILES = (
+    "config.json",
+    "generation_config.json",
+    "model.safetensors",
+    "tokenizer.json",
+    "tokenizer_config.json",
+    "chat_template.jinja",
+)
 
 # Sized for ~10-15 min on 2 shared cores: see the model card for what it reaches.
 FULL: dict[str, Any] = {
     "vocab": 2048,
     "model": {"n_layer": 4, "n_head": 4, "n_embd": 128, "n_positions": 384},
-    "pretrain": {"block_size": 256, "batch_size": 8, "max_steps": 250, "lr": 2e-3, "warmup_steps": 25,
-                 "eval_interval": 50, "eval_iters": 8, "dropout": 0.0},
-    "finetune": {"block_size": 320, "batch_size": 8, "max_steps": 350, "lr": 1e-3, "warmup_steps": 20,
-                 "eval_interval": 50, "eval_iters": 8, "dropout": 0.0},
+    "pretrain": {
+        "block_size": 256,
+        "batch_size": 8,
+        "max_steps": 250,
+        "lr": 2e-3,
+        "warmup_steps": 25,
+        "eval_interval": 50,
+        "eval_iters": 8,
+        "dropout": 0.0,
+    },
+    "finetune": {
+        "block_size": 320,
+        "batch_size": 8,
+        "max_steps": 350,
+        "lr": 1e-3,
+        "warmup_steps": 20,
+        "eval_interval": 50,
+        "eval_iters": 8,
+        "dropout": 0.0,
+    },
     "examples": {"plan": 1500, "explain": 1500, "hint": 300},
     "eval": {"n_plans": 200, "n_explain": 60},
 }
 TINY: dict[str, Any] = {
     "vocab": 400,
     "model": {"n_layer": 1, "n_head": 2, "n_embd": 32, "n_positions": 384},
-    "pretrain": {"block_size": 64, "batch_size": 4, "max_steps": 6, "lr": 2e-3, "warmup_steps": 1,
-                 "eval_interval": 3, "eval_iters": 1, "dropout": 0.0},
-    "finetune": {"block_size": 384, "batch_size": 2, "max_steps": 4, "lr": 1e-3, "warmup_steps": 1,
-                 "eval_interval": 2, "eval_iters": 1, "dropout": 0.0},
+    "pretrain": {
+        "block_size": 64,
+        "batch_size": 4,
+        "max_steps": 6,
+        "lr": 2e-3,
+        "warmup_steps": 1,
+        "eval_interval": 3,
+        "eval_iters": 1,
+        "dropout": 0.0,
+    },
+    "finetune": {
+        "block_size": 384,
+        "batch_size": 2,
+        "max_steps": 4,
+        "lr": 1e-3,
+        "warmup_steps": 1,
+        "eval_interval": 2,
+        "eval_iters": 1,
+        "dropout": 0.0,
+    },
     "examples": {"plan": 20, "explain": 20, "hint": 6},
     "eval": {"n_plans": 3, "n_explain": 2},
 }
@@ -106,22 +144,34 @@ def build(
     train_notes, held = rd.split_notes(notes, seed)
     cur_text = rd.curriculum_text(catalog)
     corpus = [rd.note_text(n) for n in train_notes] + [cur_text]
-    tok = train_bpe(corpus, sizes["vocab"], cf.SPECIAL_TOKENS, chat_template=cf.CHAT_TEMPLATE,
-                    whole_words=sorted(catalog.topics), max_length=sizes["model"]["n_positions"])
+    tok = train_bpe(
+        corpus,
+        sizes["vocab"],
+        cf.SPECIAL_TOKENS,
+        chat_template=cf.CHAT_TEMPLATE,
+        whole_words=sorted(catalog.topics),
+        max_length=sizes["model"]["n_positions"],
+    )
     t = stage("tokenizer", t)
 
     # the curriculum text is short next to the notes: repeat it so ids and prerequisites stick
     train_ids = encode_documents(tok, corpus + [cur_text] * 3)
     val_ids = encode_documents(tok, [rd.note_text(n) for n in held] or corpus[-1:])
-    pre_cfg = GPTTrainConfig(**sizes["model"], **sizes["pretrain"], seed=seed, num_threads=num_threads,
-                             checkpoint_interval=10**9)
-    pre = train_gpt(pre_cfg, train_ids, val_ids, work / "pretrain", tokenizer=tok, on_progress=progress("pretrain"))
+    pre_cfg = GPTTrainConfig(
+        **sizes["model"], **sizes["pretrain"], seed=seed, num_threads=num_threads, checkpoint_interval=10**9
+    )
+    pre = train_gpt(
+        pre_cfg, train_ids, val_ids, work / "pretrain", tokenizer=tok, on_progress=progress("pretrain")
+    )
     t = stage("pretrain", t)
 
     rng = random.Random(seed)
     n_ex = sizes["examples"]
-    examples = (rd.plan_examples(catalog, n_ex["plan"], rng) + rd.explain_examples(train_notes, n_ex["explain"], rng)
-                + rd.hint_examples(ex_path, n_ex["hint"], rng))
+    examples = (
+        rd.plan_examples(catalog, n_ex["plan"], rng)
+        + rd.explain_examples(train_notes, n_ex["explain"], rng)
+        + rd.hint_examples(ex_path, n_ex["hint"], rng)
+    )
     rng.shuffle(examples)
     n_val = max(2, len(examples) // 20)
     block = sizes["finetune"]["block_size"]
@@ -130,12 +180,23 @@ def build(
     kinds = {k: sum(e.kind == k for e in examples) for k in ("plan", "explain", "hint")}
     t = stage("data", t)
 
-    ft_cfg = GPTTrainConfig(**sizes["model"], **sizes["finetune"], seed=seed, num_threads=num_threads,
-                            checkpoint_interval=10**9)
+    ft_cfg = GPTTrainConfig(
+        **sizes["model"], **sizes["finetune"], seed=seed, num_threads=num_threads, checkpoint_interval=10**9
+    )
     final_dir = work / "final"
-    ft = train_gpt(ft_cfg, enc_tr["ids"], enc_va["ids"], final_dir, init_model_dir=work / "pretrain", tokenizer=tok,
-                   train_mask=enc_tr["mask"], val_mask=enc_va["mask"], train_starts=enc_tr["starts"],
-                   val_starts=enc_va["starts"], on_progress=progress("finetune"))
+    ft = train_gpt(
+        ft_cfg,
+        enc_tr["ids"],
+        enc_va["ids"],
+        final_dir,
+        init_model_dir=work / "pretrain",
+        tokenizer=tok,
+        train_mask=enc_tr["mask"],
+        val_mask=enc_va["mask"],
+        train_starts=enc_tr["starts"],
+        val_starts=enc_va["starts"],
+        on_progress=progress("finetune"),
+    )
     t = stage("finetune", t)
 
     for name in MODEL_FILES:  # replace the model files only now: a failed build leaves the old model
@@ -153,10 +214,15 @@ def build(
         "tiny": tiny,
         "num_threads": num_threads,
         "data": {
-            "notes": len(notes), "notes_train": len(train_notes), "notes_heldout": [n.topic_id for n in held],
-            "notes_sha256": _hash_files(list(notes_path.glob("*.md"))), "curriculum_sha256": _hash_files([cur_path]),
-            "pretrain_tokens": int(len(train_ids)), "heldout_tokens": int(len(val_ids)),
-            "finetune_examples": kinds, "finetune_tokens": int(len(enc_tr["ids"])),
+            "notes": len(notes),
+            "notes_train": len(train_notes),
+            "notes_heldout": [n.topic_id for n in held],
+            "notes_sha256": _hash_files(list(notes_path.glob("*.md"))),
+            "curriculum_sha256": _hash_files([cur_path]),
+            "pretrain_tokens": int(len(train_ids)),
+            "heldout_tokens": int(len(val_ids)),
+            "finetune_examples": kinds,
+            "finetune_tokens": int(len(enc_tr["ids"])),
             "finetune_dropped_too_long": enc_tr["dropped"] + enc_va["dropped"],
         },
         "tokenizer": {"kind": "byte-level BPE", "size": len(tok)},

@@ -65,8 +65,10 @@ def curriculum_text(catalog: Catalog) -> str:
         out.append(f"Module {m.id}: {m.title} (phase {m.phase}, {m.duration}).")
         for t in m.topics:
             pre = " ".join(t.prerequisites) or "none"
-            out.append(f"Topic {t.id}: {t.title}. Prerequisites: {pre}. Study time: {t.minutes} minutes. "
-                       f"Covers: {', '.join(t.must_cover)}.")
+            out.append(
+                f"Topic {t.id}: {t.title}. Prerequisites: {pre}. Study time: {t.minutes} minutes. "
+                f"Covers: {', '.join(t.must_cover)}."
+            )
         out.append("")
     return "\n".join(out)
 
@@ -140,8 +142,14 @@ def explain_examples(notes: Sequence[Note], n: int, rng: random.Random) -> list[
         marker = chosen.index(shown) + 1
         heading = right.heading if rng.random() < 0.8 else right.title
         question = rng.choice(QUESTION_TEMPLATES).format(h=heading.lower() if rng.random() < 0.5 else heading)
-        out.append(Example("explain", cf.EXPLAIN_SYSTEM, cf.explain_prompt(question, chosen),
-                           answer_from(shown, marker, rng)))
+        out.append(
+            Example(
+                "explain",
+                cf.EXPLAIN_SYSTEM,
+                cf.explain_prompt(question, chosen),
+                answer_from(shown, marker, rng),
+            )
+        )
     return out
 
 
@@ -152,7 +160,11 @@ def _exercises(exercises_dir: Path | None) -> list[Any]:
     try:
         from curriculum.exercises import load_exercises
 
-        return list(load_exercises(exercises_dir).values()) if exercises_dir is None or exercises_dir.exists() else []
+        return (
+            list(load_exercises(exercises_dir).values())
+            if exercises_dir is None or exercises_dir.exists()
+            else []
+        )
     except Exception as e:  # noqa: BLE001 - exercises are optional input; the recipe goes on without
         logger.warning("no exercises for hint data (%s); the hint task falls back to its template", e)
         return []
@@ -183,10 +195,14 @@ def encode_examples(tokenizer: Any, examples: Sequence[Example], block_size: int
     """Packed ids, a loss mask on the reply tokens (and the end marker), and example starts.
     Examples longer than the block are dropped (counted in ``dropped``)."""
     end_id = tokenizer.convert_tokens_to_ids(cf.END)
-    prompts = [cf.render([{"role": "system", "content": e.system}, {"role": "user", "content": e.user}])
-               for e in examples]
+    prompts = [
+        cf.render([{"role": "system", "content": e.system}, {"role": "user", "content": e.user}])
+        for e in examples
+    ]
     enc_p = tokenizer.backend_tokenizer.encode_batch(prompts, add_special_tokens=False)
-    enc_a = tokenizer.backend_tokenizer.encode_batch([e.assistant for e in examples], add_special_tokens=False)
+    enc_a = tokenizer.backend_tokenizer.encode_batch(
+        [e.assistant for e in examples], add_special_tokens=False
+    )
     ids: list[int] = []
     mask: list[int] = []
     starts: list[int] = []

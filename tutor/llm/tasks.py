@@ -128,6 +128,8 @@ def explain(llm: Any, question: str, passages: Sequence[Any], *, max_new_tokens:
 def _failing_dicts(failing_tests: Iterable[Any]) -> list[dict[str, str]]:
     out = []
     for t in failing_tests:
+        if _get(t, "passed", False):  # a whole GradeReport.tests list may come in
+            continue
         hidden = bool(_get(t, "hidden", False))
         # a hidden test's message may reveal expected values: only its name goes to the model
         msg = "" if hidden else str(_get(t, "message", "") or "")
@@ -162,11 +164,18 @@ def has_code(text: str) -> bool:
 
 
 def hint(
-    llm: Any, exercise: Any, failing_tests: Iterable[Any], *, wants_solution: bool = False, max_new_tokens: int = 80
+    llm: Any,
+    exercise: Any,
+    failing_tests: Iterable[Any],
+    *,
+    wants_solution: bool = False,
+    max_new_tokens: int = 80,
 ) -> str:
     """A hint for the first failing test; never solution code (falls back to ``template_hint``)."""
     failing = _failing_dicts(failing_tests)
-    prompt = cf.hint_prompt(str(_get(exercise, "title")), str(_get(exercise, "statement")), failing, wants_solution)
+    prompt = cf.hint_prompt(
+        str(_get(exercise, "title")), str(_get(exercise, "statement")), failing, wants_solution
+    )
     text = " ".join(_ask(llm, cf.HINT_SYSTEM, prompt, max_new_tokens=max_new_tokens).split())
     if len(g.content_words(text)) < 4 or has_code(text):
         text = template_hint(exercise, failing)
@@ -216,7 +225,9 @@ def gpt_plan(
         problems.append("the model wrote no plan items")
     rationale = rule_plan.rationale
     if problems:
-        items = [{"topic_id": i.topic_id, "activity": i.activity, "minutes": i.minutes} for i in rule_plan.items]
+        items = [
+            {"topic_id": i.topic_id, "activity": i.activity, "minutes": i.minutes} for i in rule_plan.items
+        ]
         rationale += f" (The model's plan broke {len(problems)} rule(s); the rule-based planner repaired it.)"
     return {
         "items": items,

@@ -1,0 +1,53 @@
+"""tutor/llm/recipe.py: the tiny recipe end to end in a temporary dir (seconds)."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from tutor.llm.recipe import MODEL_FILES, build
+
+
+@pytest.mark.slow
+def test_tiny_recipe_builds_a_loadable_documented_model(tmp_path: Path) -> None:
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+
+    stages: list[str] = []
+    m = build(tmp_path / "m", tiny=True, seed=3, on_progress=lambda p: stages.append(p["stage"]))
+    out = tmp_path / "m"
+    for name in [*MODEL_FILES, "MODEL_CARD.md", "metrics.json"]:
+        assert (out / name).exists(), name
+    assert not (out / ".build").exists()
+    assert {"tokenizer", "pretrain", "data", "finetune", "evaluate"} <= set(stages)
+    saved = json.loads((out / "metrics.json").read_text())
+    assert saved["data"]["notes_heldout"] and saved["data"]["finetune_examples"]["plan"] > 0
+    ev = saved["eval"]
+    assert ev["plans"]["strict"]["valid_after_repair_rate"] == 1.0
+    assert ev["explanations"]["supported_share"] >= 0.95  # the check + fallback, even for an untrained model
+    assert ev["latency"]["tokens"] == 150 and ev["heldout"]["perplexity"] > 1
+    card = (out / "MODEL_CARD.md").read_text()
+    assert "raw validity" in card and saved["data"]["notes_sha256"] in card
+    tok = AutoTokenizer.from_pretrained(str(out))
+    assert tok.convert_tokens_to_ids("m1.numpy") != tok.unk_token_id and tok.chat_template
+    AutoModelForCausalLM.from_pretrained(str(out))
+    assert m["wall_s"] < 120
+
+
+@pytest.mark.slow
+def test_tiny_recipe_is_deterministic_for_a_seed(tmp_path: Path) -> None:
+    a = build(tmp_path / "a", tiny=True, seed=1, evaluate=False)
+    b = build(tmp_path / "b", tiny=True, seed=1, evaluate=False)
+    assert (tmp_path / "a" / "model.safetensors").read_bytes() == (
+        tmp_path / "b" / "model.safetensors"
+    ).read_bytes()
+    assert (tmp_path / "a" / "tokenizer.json").read_bytes() == (
+        tmp_path / "b" / "tokenizer.json"
+    ).read_bytes()
+    assert a["finetune"]["val_loss"] == b["finetune"]["val_loss"]
+
+
+def test_a_missing_notes_dir_is_a_clear_error(tmp_path: Path) -> None:
+    with pytest.raises(FileNotFoundError, match="course notes"):
+        build(tmp_path / "m", tiny=True, notes_dir=tmp_path / "empty")
