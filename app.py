@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import threading
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
@@ -14,11 +15,13 @@ from tutor.service import Tutor
 from tutor.ui import mount_ui
 
 
-def create_app(settings: Settings | None = None, tutor: Tutor | None = None) -> FastAPI:
+def create_app(settings: Settings | None = None, tutor: Tutor | None = None, warm_up: bool = True) -> FastAPI:
     tutor = tutor or Tutor(settings or Settings())
 
     @asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
+        if warm_up:  # in the background: /healthz answers at once, first requests wait on locks
+            threading.Thread(target=tutor.warm_up, name="warm-up", daemon=True).start()
         yield
         tutor.close()
 

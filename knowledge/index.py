@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlparse
 
-from knowledge.embedding import Embedder, get_embedder
+from knowledge.embedding import MODEL_NAME, Embedder, get_embedder
 from knowledge.notes_format import Chunk, Note, NoteFormatError, chunk_note, parse_note
 
 log = logging.getLogger(__name__)
@@ -129,7 +129,9 @@ class NoteIndex:
 
     @property
     def index_version(self) -> str:
-        return f"{CHUNKER_VERSION}/{self.embedder.name}/{self.max_chunk_chars}"
+        # the bundled model's name is known without loading it, so a no-op build stays instant
+        name = self._embedder.name if self._embedder is not None else MODEL_NAME
+        return f"{CHUNKER_VERSION}/{name}/{self.max_chunk_chars}"
 
     @property
     def client(self) -> Any:

@@ -12,6 +12,7 @@ from __future__ import annotations
 import argparse
 import csv
 import json
+import os
 import statistics
 import sys
 import tempfile
@@ -59,12 +60,13 @@ def main() -> int:
         t0 = time.perf_counter()
         retriever.search(qs[0], k=5)
         cold_ms = (time.perf_counter() - t0) * 1000
-        lat = []
+        lat, cpu = [], []
         for _ in range(args.repeat):
             for q in qs:
-                t0 = time.perf_counter()
+                t0, c0 = time.perf_counter(), time.process_time()
                 retriever.search(q, k=5)
                 lat.append((time.perf_counter() - t0) * 1000)
+                cpu.append((time.process_time() - c0) * 1000)
         t0 = time.perf_counter()
         embed_n = 50
         for q in qs[:embed_n]:
@@ -74,6 +76,7 @@ def main() -> int:
     report: dict[str, Any] = {
         "notes": len(list(args.notes_dir.glob("*.md"))),
         "model_load_s": round(load_s, 2),
+        "loadavg": [round(x, 1) for x in os.getloadavg()],
         "index_full": {
             "chunks": full.chunks,
             "seconds": full.seconds,
@@ -85,6 +88,7 @@ def main() -> int:
             "first_query_ms": round(cold_ms, 1),
             "p50_ms": pct(lat, 0.5),
             "p95_ms": pct(lat, 0.95),
+            "cpu_p50_ms": pct(cpu, 0.5),
             "mean_ms": round(statistics.fmean(lat), 2),
             "query_embedding_ms": round(embed_ms, 2),
             "queries_per_s": round(1000 / statistics.fmean(lat), 1),
@@ -95,11 +99,14 @@ def main() -> int:
         print()
     else:
         f, s = report["index_full"], report["search"]
-        print(f"notes {report['notes']}, model load {report['model_load_s']} s")
+        print(
+            f"notes {report['notes']}, model load {report['model_load_s']} s, load average {report['loadavg']}"
+        )
         print(f"index from scratch: {f['chunks']} chunks in {f['seconds']} s = {f['chunks_per_s']} chunks/s")
         print(f"incremental no-op build: {report['index_noop_s']} s")
         print(
             f"search ({s['queries']} warm queries, k=5): p50 {s['p50_ms']} ms, p95 {s['p95_ms']} ms, "
+            f"CPU p50 {s['cpu_p50_ms']} ms, "
             f"{s['queries_per_s']} q/s; first query (builds BM25) {s['first_query_ms']} ms; "
             f"query embedding alone {s['query_embedding_ms']} ms"
         )

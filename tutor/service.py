@@ -17,7 +17,7 @@ from typing import Any
 from curriculum.catalog import Catalog, load_catalog
 from curriculum.store import Store
 from tutor.config import Settings
-from tutor.errors import BadInput, NotFound, TutorError, Unavailable
+from tutor.errors import BadInput, Forbidden, NotFound, TutorError, Unavailable
 
 log = logging.getLogger(__name__)
 
@@ -31,6 +31,8 @@ def translate_errors() -> Iterator[None]:
         raise
     except LookupError as e:
         raise NotFound(_msg(e)) from e
+    except PermissionError as e:
+        raise Forbidden(_msg(e)) from e
     except ValueError as e:
         raise BadInput(_msg(e)) from e
     except (RuntimeError, FileNotFoundError, ImportError) as e:
@@ -128,6 +130,7 @@ class Tutor:
             backend=s.jobs_backend,
             ray_address=s.ray_address,
             max_concurrent=s.max_concurrent_jobs,
+            notes_dir=s.notes_dir,
         )
 
     @cached_property
@@ -164,6 +167,7 @@ class Tutor:
     def conversations(self) -> Any:
         from tutor.conversation import Conversations
         from tutor.graph import build_graph
+        from tutor.llm import supports_tools
 
         graph = build_graph(
             self.llm,
@@ -175,6 +179,10 @@ class Tutor:
             self.checkpointer,
             catalog=self.catalog,
             exercises=self.exercises,
+            learner=self.learner_model,
+            # native tool calling only where a bigger backend really has it; the local GPT uses
+            # the structured paths (intent classifier + nodes)
+            tool_calling=self.settings.llm_backend == "openai" and supports_tools(self.llm),
         )
         return Conversations(graph, self.store)
 
@@ -308,6 +316,22 @@ class Tutor:
                 self.__dict__.pop(name, None)
             return {"active": model_id}
 
+    def warm_up(self) -> None:
+        """Load what the first request would otherwise wait for (index, embedder, BM25, intent
+        classifier, chat model, kernel pool). Failures are logged; requests then report them."""
+        from tutor.intent import get_classifier
+
+        for name, load in [
+            ("retriever", lambda: self.retriever.search("warm up", k=1)),
+            ("intent classifier", get_classifier),
+            ("conversations", lambda: self.conversations),
+            ("kernels", lambda: self.kernels),
+        ]:
+            try:
+                load()
+            except Exception as e:  # noqa: BLE001 - warm-up is best effort
+                log.warning("warm-up of %s failed: %s", name, e)
+
     def close(self) -> None:
         for name in ("kernels", "grader", "jobs"):
             part = self.__dict__.get(name)
@@ -316,5 +340,9 @@ class Tutor:
                     part.close()
                 except Exception:  # closing must not stop the others from closing
                     log.exception("closing %s failed", name)
+        if "checkpointer" in self.__dict__:
+            from tutor.checkpoint import close_checkpointer
+
+            close_checkpointer(self.checkpointer)
         if "store" in self.__dict__:
             self.store.close()

@@ -7,7 +7,8 @@ Concurrency: Gradio's default is one running event per listener, which would que
 behind one another. Chat streams run up to 24 at once (the service bounds the real work), code
 runs 12 (the kernel manager caps busy kernels itself), grading, planning and training actions 4
 each, job polling 16; everything else shares the default of 16. Long work (grading, training)
-sits in its own concurrency group, so it never holds up chat.
+sits in its own concurrency group, so it never holds up chat. The UI's events run on their own
+pool of ``MAX_THREADS`` threads (Gradio's default shares anyio's 40 with the HTTP API's routes).
 """
 
 from __future__ import annotations
@@ -33,6 +34,7 @@ from tutor.ui_train import build_train_tab
 log = logging.getLogger(__name__)
 
 DEFAULT_CONCURRENCY = 16
+MAX_THREADS = 64  # >= the sum of the per-group limits that can run at once (24 + 12 + 4 + 16 + ...)
 # a /?note=<topic> link (from a note page) opens the Learn tab on that note: bring it into view
 SCROLL_TO_NOTE = """() => { if (new URLSearchParams(location.search).has('note'))
   setTimeout(() => document.querySelector('#notes')?.scrollIntoView({behavior: 'smooth'}), 600); }"""
@@ -149,6 +151,7 @@ def build_ui(tutor: Any) -> gr.Blocks:
         learn_tab.select(learn_view, learner, learn_outs, **private)
         train_tab.select(models_fn, None, models_outs, **private).then(**train["watch"], **private)
         _api(tutor)
+    ui.max_threads = MAX_THREADS  # read by queue() (event slots) and at start-up (thread limiter)
     ui.queue(default_concurrency_limit=DEFAULT_CONCURRENCY)
     return ui
 

@@ -8,7 +8,7 @@ code runs, a stop button that closes the service's generator, and the learner's 
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterator
+from collections.abc import Generator
 from typing import Any
 
 import gradio as gr
@@ -102,7 +102,7 @@ class ChatHandlers:
         thread_id: str | None,
         learner: str | None,
         request: gr.Request | None = None,
-    ) -> Iterator[ChatOut]:
+    ) -> Generator[ChatOut, None, None]:
         """One chat turn, streamed: yields (chatbot messages, message box, thread id)."""
         history = list(history or [])
         message = (message or "").strip()

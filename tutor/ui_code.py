@@ -15,8 +15,8 @@ from tutor.ui_common import LATEX, error_text, escape_md, images_of, learner_of
 log = logging.getLogger(__name__)
 
 STARTER = "import numpy as np\nimport matplotlib.pyplot as plt\n\nx = np.linspace(0, 6, 100)\nplt.plot(x, np.sin(x))\nplt.show()\n"
-TEST_HEADERS = ["test", "passed", "message"]
-RunOut = tuple[str, str, str, list[str]]
+TEST_HEADERS = ["test", "ok", "message"]
+RunOut = tuple[str, str, str, Any]
 GradeOut = tuple[str, list[list[Any]], str]
 
 
@@ -76,7 +76,9 @@ class CodeHandlers:
             ex = self.tutor.exercise(exercise_id)
         except TutorError as e:
             raise gr.Error(error_text(e)) from e
-        statement = f"### {escape_md(str(ex.get('title', exercise_id)))}\n\n{ex.get('statement', '')}"
+        statement = str(ex.get("statement") or "")
+        if not statement.lstrip().startswith("#"):  # statements usually open with their own title
+            statement = f"### {escape_md(str(ex.get('title', exercise_id)))}\n\n{statement}"
         tests = ex.get("public_tests") or []
         shown = "\n\n".join(_show_test(t) for t in tests)
         return statement, str(ex.get("starter_code") or ""), shown
@@ -84,12 +86,13 @@ class CodeHandlers:
     def run(
         self, code: str, learner: str | None, tab_id: str | None, request: gr.Request | None = None
     ) -> RunOut:
-        """(status Markdown, stdout, stderr + traceback, plot files) of one run in the session."""
+        """(status Markdown, stdout, stderr + traceback, plots update) of one run in the session;
+        the plot gallery shows only when the run drew something."""
         try:
             learner_id = learner_of(learner, request)
             result = self.tutor.run(code or "", session_id=session_id(learner_id, tab_id))
         except TutorError as e:
-            return f"⚠ {escape_md(error_text(e))}", "", "", []
+            return f"⚠ {escape_md(error_text(e))}", "", "", gr.update(value=[], visible=False)
         status = str(result.get("status", "error"))
         icon = {"ok": "✓", "error": "✗", "timeout": "⌛", "killed": "■"}.get(status, "❔")
         line = f"{icon} **{status}** in {float(result.get('duration_s') or 0):.2f} s"
@@ -100,7 +103,8 @@ class CodeHandlers:
         stdout = str(result.get("stdout") or "") + "".join(f"\n{t}" for t in texts if t)
         stderr = "\n".join(s for s in (str(result.get("stderr") or ""), _traceback(result.get("error"))) if s)
         status_md = "\n\n".join([line, *notices])
-        return status_md, stdout.strip("\n"), stderr, images_of(result.get("outputs"))
+        images = images_of(result.get("outputs"))
+        return status_md, stdout.strip("\n"), stderr, gr.update(value=images, visible=bool(images))
 
     def grade(
         self, exercise_id: str | None, code: str, learner: str | None, request: gr.Request | None = None
@@ -179,6 +183,7 @@ def build_code_tab(tutor: Any, learner: gr.components.Component, tab_id: gr.Stat
             )
             plots = gr.Gallery(
                 label="Plots",
+                visible=False,
                 columns=2,
                 height=320,
                 object_fit="contain",
@@ -190,6 +195,7 @@ def build_code_tab(tutor: Any, learner: gr.components.Component, tab_id: gr.Stat
             verdict = gr.Markdown(elem_id="verdict")
             tests = gr.Dataframe(
                 headers=TEST_HEADERS,
+                column_widths=["38%", "10%", "52%"],
                 datatype="str",
                 label="Tests",
                 interactive=False,

@@ -27,6 +27,7 @@ LEARNER_RE = re.compile(r"^[A-Za-z0-9_.@-]{1,128}$")  # the API's LearnerId patt
 IMAGE_MIMES = {"image/png": ".png", "image/jpeg": ".jpg"}
 PLOTS_DIR = Path(tempfile.gettempdir()) / "tutor-ui-plots"  # Gradio serves files under the temp dir
 MAX_IMAGE_BYTES = 5_000_000
+KEEP_PLOTS = 500  # newest plot files kept; older ones go (Gradio has copied what it serves)
 LATEX: list[dict[str, str | bool]] = [
     {"left": "$$", "right": "$$", "display": True},
     {"left": "$", "right": "$", "display": False},
@@ -82,7 +83,20 @@ def save_image(mime: str, data: str) -> str | None:
     path = PLOTS_DIR / (hashlib.sha256(raw).hexdigest()[:24] + ext)
     if not path.exists():
         path.write_bytes(raw)
+        _prune()
     return str(path)
+
+
+def _prune() -> None:
+    try:
+        files = list(PLOTS_DIR.iterdir())
+        if len(files) <= KEEP_PLOTS:
+            return
+        files.sort(key=lambda f: f.stat().st_mtime)
+        for old in files[: len(files) - KEEP_PLOTS]:
+            old.unlink(missing_ok=True)
+    except OSError:  # another process pruned at the same time: nothing lost
+        log.debug("plot pruning skipped", exc_info=True)
 
 
 def images_of(outputs: Any) -> list[str]:
@@ -117,7 +131,12 @@ def linkify_sources(text: str) -> str:
     """Turn note paths in a reply ("knowledge/notes/m1.numpy.md#broadcasting") into links."""
 
     def repl(m: re.Match[str]) -> str:
-        return f"[{m.group(0)}]({note_link(m.group('file'), m.group('anchor'))})"
+        label = (
+            f"{m.group('file')} › {m.group('anchor').replace('-', ' ')}"
+            if m.group("anchor")
+            else m.group("file")
+        )
+        return f"[{label}]({note_link(m.group('file'), m.group('anchor'))})"
 
     return _NOTE_SOURCE.sub(repl, text)
 

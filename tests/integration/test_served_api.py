@@ -5,6 +5,7 @@ which CI does not have)."""
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from typing import Any
 
 import httpx
@@ -21,7 +22,7 @@ def need(obj: dict[str, Any], fields: list[str], where: str) -> None:
 
 
 @pytest.fixture(scope="module")
-def http(served_tutor: ServedTutor) -> httpx.Client:  # noqa: F811
+def http(served_tutor: ServedTutor) -> Iterator[httpx.Client]:  # noqa: F811
     with httpx.Client(base_url=served_tutor.url, timeout=180) as client:
         yield client
 
@@ -38,8 +39,8 @@ def test_openai_client_plain_and_streaming(served_tutor: ServedTutor) -> None:  
     chunks = client.chat.completions.create(model="tutor", messages=question, user="oa-learner", stream=True)  # type: ignore[arg-type]
     pieces, finish = [], None
     for chunk in chunks:
-        pieces.append(chunk.choices[0].delta.content or "")
-        finish = chunk.choices[0].finish_reason or finish
+        pieces.append(chunk.choices[0].delta.content or "")  # type: ignore[union-attr]
+        finish = chunk.choices[0].finish_reason or finish  # type: ignore[union-attr]
     assert "".join(pieces).strip() and finish == "stop"
 
 

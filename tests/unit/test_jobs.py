@@ -309,3 +309,28 @@ def test_worker_stops_on_a_cancel_recorded_in_the_store_and_keeps_that_status(en
     w._finish("interrupted", metrics={"history": w.history}, error="stopped")
     job = store.get_job("gpt-y")
     assert job is not None and job["status"] == "cancelled" and len(job["metrics"]["history"]) == 2
+
+
+def test_worker_throttles_progress_writes(env: dict) -> None:
+    from tools.training import worker as worker_mod
+
+    store: Store = env["store"]
+    run_dir = env["tmp"] / "run"
+    run_dir.mkdir()
+    spec = {
+        "job_id": "gpt-z",
+        "kind": "gpt",
+        "db_url": store.url,
+        "models_dir": str(env["tmp"]),
+        "bundled_models_dir": str(env["tmp"]),
+    }
+    (run_dir / "spec.json").write_text(json.dumps(spec))
+    store.create_job("gpt-z", "gpt", {})
+    w = worker_mod.Worker(run_dir)
+    writes = []
+    w.store.update_job = lambda job_id, **f: writes.append(f)  # type: ignore[method-assign]
+    for step in range(1, 51):  # what train_gpt sends between evaluations: val_loss None
+        w.on_progress({"step": step, "loss": 3.0, "val_loss": None, "lr": 1e-3, "progress": step / 100})
+    assert len(writes) == 1  # the first one; the rest fall within WRITE_EVERY_S
+    w.on_progress({"step": 51, "loss": 3.0, "val_loss": 2.9, "lr": 1e-3, "progress": 0.51})
+    assert len(writes) == 2 and writes[-1]["metrics"]["val_loss"] == 2.9

@@ -35,6 +35,7 @@ def _fns(ui: gr.Blocks) -> list[Any]:
 def test_build_ui_sets_concurrency_and_named_api(tutor: Tutor) -> None:
     ui = build_ui(tutor)
     assert ui._queue.default_concurrency_limit == 16  # never Gradio's default of 1
+    assert ui._queue.max_thread_count == ui.max_threads == 64
     fns = _fns(ui)
     named = {f.api_name for f in fns if f.api_visibility == "public"}
     assert {"ask", "search"} <= named
@@ -161,10 +162,13 @@ def test_run_shows_text_and_plots_but_never_html(tutor: Tutor) -> None:
     h = CodeHandlers(tutor)
     status, stdout, stderr, plots = h.run("plt.plot([1, 2])", "ada", "tab1")
     assert "ok" in status and stdout == "<b>hello</b>" and stderr == ""
-    assert len(plots) == 1 and plots[0].endswith(".png")  # the text/html output is dropped
+    assert (
+        plots["visible"] and len(plots["value"]) == 1 and plots["value"][0].endswith(".png")
+    )  # no text/html
     assert tutor.kernels.calls[-1][1] == session_id("ada", "tab1") == "ui.ada.tab1"
-    status, _, stderr, _ = h.run("raise ValueError('boom')", "ada", "tab1")
+    status, _, stderr, plots = h.run("raise ValueError('boom')", "ada", "tab1")
     assert "error" in status and "Traceback" in stderr and "ValueError: boom" in stderr
+    assert plots["visible"] is False
     assert "⚠" in h.run("", "ada", "tab1")[0]  # empty code is refused by the service
     h.reset("ada", "tab1")
     assert tutor.kernels.resets == ["ui.ada.tab1"]
@@ -245,3 +249,21 @@ def test_loss_frame_is_typed_even_when_empty() -> None:
     assert list(empty.columns) == ["step", "loss", "series"] and str(empty["loss"].dtype) == "float64"
     job = {"metrics": {"history": [{"step": 1, "loss": 2.0}, {"step": 2, "loss": 1.5, "val_loss": 1.7}]}}
     assert loss_frame(job)["series"].tolist() == ["train", "train", "val"]
+
+
+def test_with_api_keys_the_ui_needs_a_login_bound_to_the_learner(tmp_path: Path) -> None:
+    from app import create_app
+
+    tutor = fake_tutor(tmp_path / "var", api_keys="ak:ada,root:admin")
+    with TestClient(create_app(tutor.settings, tutor)) as client:
+        assert client.get("/config").status_code == 401  # the UI's config and events need a login
+        assert client.post("/login", data={"username": "bob", "password": "ak"}).status_code == 400
+        assert client.post("/login", data={"username": "ada", "password": "ak"}).status_code == 200
+        assert client.get("/config").status_code == 200
+
+
+def test_a_logged_in_learner_acts_as_themselves() -> None:
+    class Req:
+        username = "ada"
+
+    assert learner_of("bob", Req()) == "ada"  # type: ignore[arg-type]  # the picker cannot switch learner

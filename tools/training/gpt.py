@@ -346,6 +346,9 @@ def train_gpt(
     import torch
 
     cfg.validate()
+    from transformers.utils import logging as hf_logging
+
+    hf_logging.disable_progress_bar()  # "Loading weights"/"Writing shards" bars would flood job logs
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     ckpt = out / CHECKPOINT_DIR

@@ -180,7 +180,9 @@ class JobManager:
         """Validate and queue a job (ValueError when refused); returns the job."""
         if self._closed:
             raise RuntimeError("the job manager is closed; start a new one")
-        threads = max(1, (os.cpu_count() or 1) // self.max_concurrent)  # no oversubscribed cores
+        # several jobs at once share the cores instead of oversubscribing them (which makes torch's
+        # OpenMP threads many times slower); one job at a time uses train_gpt's default
+        threads = None if self.max_concurrent == 1 else max(1, (os.cpu_count() or 1) // self.max_concurrent)
         spec = validate_job(
             kind,
             params,

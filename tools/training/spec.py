@@ -10,7 +10,6 @@ whose training would not fit in the memory available now); a missing data file; 
 from __future__ import annotations
 
 import difflib
-import os
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any, Literal
@@ -102,15 +101,16 @@ def validate_job(
 ) -> dict[str, Any]:
     """Check a job request; returns the spec the worker runs (raises ValueError when refused).
 
-    ``threads`` is the default torch thread count of a gpt job (fixed in the spec, because a
-    resumed run must use the same count to reproduce the uninterrupted one).
+    ``threads`` is the default torch thread count of a gpt job (None: ``train_gpt``'s default). It
+    is fixed in the spec, because a resumed run must use the same count to reproduce the
+    uninterrupted one.
     """
     if kind == "sklearn":
         return _sklearn(params)
     if kind == "gpt":
         if registry is None:
             raise TypeError("validate_job needs the model registry for gpt jobs")
-        return _gpt(params, registry, notes_dir, data_roots, available_bytes, threads or os.cpu_count() or 1)
+        return _gpt(params, registry, notes_dir, data_roots, available_bytes, threads)
     raise ValueError(f"unknown job kind {kind!r}; {_did_you_mean(kind, KINDS)}kinds: {', '.join(KINDS)}")
 
 
@@ -244,7 +244,7 @@ def _gpt(
     notes_dir: str | Path | None,
     roots: Sequence[str | Path] | None,
     available: int | None,
-    threads: int,
+    threads: int | None,
 ) -> dict[str, Any]:
     p = _parse(GPTParams, "gpt", params)
     data = _data(p.data, Path(notes_dir) if notes_dir else None, roots)

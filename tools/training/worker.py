@@ -99,7 +99,8 @@ class Worker:
                 if last is not None:
                     self.metrics[key] = last
         now = time.monotonic()
-        if now - self._last_write >= WRITE_EVERY_S or "val_loss" in event or event.get("progress", 0) >= 1:
+        evaluated = event.get("val_loss") is not None or "metrics" in event
+        if now - self._last_write >= WRITE_EVERY_S or evaluated or event.get("progress", 0) >= 1:
             self._last_write = now
             self.store.update_job(
                 self.job_id,

@@ -58,14 +58,14 @@ FULL: dict[str, Any] = {
     "finetune": {
         "block_size": 320,
         "batch_size": 8,
-        "max_steps": 350,
+        "max_steps": 300,
         "lr": 1e-3,
         "warmup_steps": 20,
         "eval_interval": 50,
         "eval_iters": 8,
         "dropout": 0.0,
     },
-    "examples": {"plan": 1500, "explain": 1500, "hint": 300},
+    "examples": {"plan": 1200, "explain": 1200, "hint": 300, "text": 500},
     "eval": {"n_plans": 200, "n_explain": 60},
 }
 TINY: dict[str, Any] = {
@@ -91,7 +91,7 @@ TINY: dict[str, Any] = {
         "eval_iters": 1,
         "dropout": 0.0,
     },
-    "examples": {"plan": 20, "explain": 20, "hint": 6},
+    "examples": {"plan": 20, "explain": 20, "hint": 6, "text": 6},
     "eval": {"n_plans": 3, "n_explain": 2},
 }
 
@@ -171,13 +171,14 @@ def build(
         rd.plan_examples(catalog, n_ex["plan"], rng)
         + rd.explain_examples(train_notes, n_ex["explain"], rng)
         + rd.hint_examples(ex_path, n_ex["hint"], rng)
+        + rd.text_examples(train_notes, n_ex["text"], rng)
     )
     rng.shuffle(examples)
     n_val = max(2, len(examples) // 20)
     block = sizes["finetune"]["block_size"]
     enc_tr = rd.encode_examples(tok, examples[n_val:], block)
     enc_va = rd.encode_examples(tok, examples[:n_val], block)
-    kinds = {k: sum(e.kind == k for e in examples) for k in ("plan", "explain", "hint")}
+    kinds = {k: sum(e.kind == k for e in examples) for k in ("plan", "explain", "hint", "text")}
     t = stage("data", t)
 
     ft_cfg = GPTTrainConfig(

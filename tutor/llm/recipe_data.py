@@ -34,7 +34,7 @@ HOURS = (0.5, 1.0, 1.5, 2.0, 3.0, 4.0, 6.0)
 
 @dataclass(frozen=True)
 class Example:
-    kind: str  # "plan" | "explain" | "hint"
+    kind: str  # "plan" | "explain" | "hint" | "text" (plain note text, loss on all of it)
     system: str
     user: str
     assistant: str
@@ -188,6 +188,16 @@ def hint_examples(exercises_dir: Path | None, n: int, rng: random.Random) -> lis
     return out
 
 
+# --- plain text ----------------------------------------------------------------------------
+
+
+def text_examples(notes: Sequence[Note], n: int, rng: random.Random, max_chars: int = 700) -> list[Example]:
+    """Note passages mixed into fine-tuning so the model keeps its language model (measured:
+    fine-tuning on tasks alone raised the held-out loss from 5.2 to 6.2)."""
+    pieces = [c.text[:max_chars] for note in notes for c in chunk_note(note) if len(c.text) > 80]
+    return [Example("text", "", "", rng.choice(pieces)) for _ in range(n)] if pieces else []
+
+
 # --- encoding ------------------------------------------------------------------------------
 
 
@@ -196,7 +206,7 @@ def encode_examples(tokenizer: Any, examples: Sequence[Example], block_size: int
     Examples longer than the block are dropped (counted in ``dropped``)."""
     end_id = tokenizer.convert_tokens_to_ids(cf.END)
     prompts = [
-        cf.render([{"role": "system", "content": e.system}, {"role": "user", "content": e.user}])
+        "" if e.kind == "text" else cf.render([{"role": "system", "content": e.system}, {"role": "user", "content": e.user}])
         for e in examples
     ]
     enc_p = tokenizer.backend_tokenizer.encode_batch(prompts, add_special_tokens=False)
@@ -208,8 +218,9 @@ def encode_examples(tokenizer: Any, examples: Sequence[Example], block_size: int
     starts: list[int] = []
     dropped = 0
     nl = tokenizer.backend_tokenizer.encode("\n", add_special_tokens=False).ids
-    for p, a in zip(enc_p, enc_a, strict=True):
-        seq_p, seq_a = p.ids, [*a.ids, end_id]
+    eos = int(tokenizer.eos_token_id)
+    for e, p, a in zip(examples, enc_p, enc_a, strict=True):
+        seq_p, seq_a = p.ids, [*a.ids, eos if e.kind == "text" else end_id]
         if len(seq_p) + len(seq_a) + len(nl) > block_size:
             dropped += 1
             continue

@@ -200,7 +200,7 @@ def gpt_plan(
     due: Sequence[str] = (),
     *,
     constraint: str = "strict",
-    max_new_tokens: int = 160,
+    max_new_tokens: int = 80,
 ) -> dict[str, Any]:
     """A lesson plan written by the model, validated, and repaired by the planner when invalid.
 

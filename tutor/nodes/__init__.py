@@ -49,7 +49,9 @@ class Services:
 
     def __post_init__(self) -> None:
         self.exercise_titles = {ex_id: str(getattr(ex, "title", "")) for ex_id, ex in self.exercises.items()}
-        self.exercise_entries = {ex_id: str(getattr(ex, "entry", "") or "") for ex_id, ex in self.exercises.items()}
+        self.exercise_entries = {
+            ex_id: str(getattr(ex, "entry", "") or "") for ex_id, ex in self.exercises.items()
+        }
 
     def topic_title(self, topic_id: str | None) -> str:
         t = self.catalog.topics.get(topic_id or "")

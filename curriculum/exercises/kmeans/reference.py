@@ -1,6 +1,6 @@
 """Trusted reference for kmeans (runs in the grader only, never in a sandbox).
 
-The blobs are far apart (centre distance >= 10 standard deviations), so the optimal clustering is
+The blobs are far apart (centre distance >= 100 standard deviations by default), so the optimal clustering is
 the generating partition; its inertia (with the blob means as centroids) is the reference."""
 
 from __future__ import annotations
@@ -32,13 +32,17 @@ def solution(X, k, n_iter=100, seed=0):
     return best[1], best[2]
 
 
-def gen_blobs(sizes, d, seed, spread=1.0, separation=10.0, n_iter=None):
-    """Blobs of the given sizes around centres at least ``separation * spread`` apart."""
+def gen_blobs(sizes, d, seed, spread=1.0, separation=100.0, n_iter=None):
+    """Blobs of the given sizes around centres at least ``separation * spread`` apart.
+
+    The spec's layouts were checked by simulation over 300 learner seeds each: a single
+    k-means++ run and 10 random restarts reached the optimum for every seed; a single plain
+    random start fails on 25-55% of seeds (the statement warns about it)."""
     rng = np.random.default_rng(seed)
     k = len(sizes)
     centres: list[np.ndarray] = []
     while len(centres) < k:
-        cand = rng.uniform(-8 * k, 8 * k, size=d) * spread
+        cand = rng.uniform(-1.0, 1.0, size=d) * separation * spread * max(k, 2)
         if all(np.linalg.norm(cand - c) >= separation * spread for c in centres):
             centres.append(cand)
     parts = [rng.normal(size=(s, d)) * spread + c for s, c in zip(sizes, centres, strict=True)]

@@ -19,7 +19,7 @@ def kmeans(X, k, n_iter=100, seed=0):
     X = np.asarray(X, dtype=float)
     rng = np.random.default_rng(seed)
     best = None
-    for _ in range(20):  # plain random starts, keep the best
+    for _ in range(10):  # plain random starts, keep the best
         c, lab = _lloyd(X, X[rng.choice(len(X), k, replace=False)].copy(), n_iter)
         inertia = ((X - c[lab]) ** 2).sum()
         if best is None or inertia < best[0]:
