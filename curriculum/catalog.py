@@ -81,7 +81,9 @@ class Catalog:
 
             near = get_close_matches(topic_id, list(self.topics), n=1)
             hint = f"; did you mean {near[0]!r}?" if near else ""
-            raise LookupError(f"topic {topic_id!r} not found{hint} (`GET /api/curriculum` lists them)") from None
+            raise LookupError(
+                f"topic {topic_id!r} not found{hint} (`GET /api/curriculum` lists them)"
+            ) from None
 
     def module(self, module_id: str) -> Module:
         for m in self.modules:
@@ -199,7 +201,11 @@ def parse_catalog(text: str, path: Path = DEFAULT_PATH) -> Catalog:
         for raw_t in raw_m["topics"] or []:
             t = _topic(raw_t, raw_m, path)
             if t.id in topic_lines:
-                raise _fail(path, raw_t["__line__"], f"duplicate topic id {t.id!r} (first at line {topic_lines[t.id]})")
+                raise _fail(
+                    path,
+                    raw_t["__line__"],
+                    f"duplicate topic id {t.id!r} (first at line {topic_lines[t.id]})",
+                )
             topic_lines[t.id] = raw_t["__line__"]
             topics.append(t)
         modules.append(

@@ -32,7 +32,11 @@ class Plan:
     goal_topics: list[str] = field(default_factory=list)
 
     def to_dict(self) -> dict[str, Any]:
-        return {"items": [asdict(i) for i in self.items], "rationale": self.rationale, "goal_topics": self.goal_topics}
+        return {
+            "items": [asdict(i) for i in self.items],
+            "rationale": self.rationale,
+            "goal_topics": self.goal_topics,
+        }
 
 
 def _block(topic_minutes: int, p: float) -> int:
@@ -75,7 +79,9 @@ def plan_lesson(
             used += REVIEW_BLOCK
     planned: set[str] = set()
     for t in _candidates(catalog, mastery, goal_topics):
-        prereqs_ok = all(mastery.get(p, 0.0) >= MASTERED or p in planned for p in catalog.topics[t].prerequisites)
+        prereqs_ok = all(
+            mastery.get(p, 0.0) >= MASTERED or p in planned for p in catalog.topics[t].prerequisites
+        )
         if not prereqs_ok:
             continue
         left = budget - used
@@ -121,7 +127,9 @@ def validate_plan(
             if tid in seen:
                 problems.append(f"item {n}: {tid} appears twice")
             missing = [
-                p for p in catalog.topics[tid].prerequisites if mastery.get(p, 0.0) < MASTERED and p not in seen
+                p
+                for p in catalog.topics[tid].prerequisites
+                if mastery.get(p, 0.0) < MASTERED and p not in seen
             ]
             if missing:
                 problems.append(f"item {n}: {tid} comes before its prerequisites {missing}")

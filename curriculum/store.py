@@ -189,7 +189,9 @@ class Store:
     def ensure_learner(self, learner_id: str, display_name: str | None = None) -> None:
         with self._tx() as conn:
             if conn.execute(select(learners.c.id).where(learners.c.id == learner_id)).first() is None:
-                conn.execute(insert(learners).values(id=learner_id, created=now_iso(), display_name=display_name))
+                conn.execute(
+                    insert(learners).values(id=learner_id, created=now_iso(), display_name=display_name)
+                )
 
     def list_learners(self) -> list[str]:
         with self.engine.connect() as conn:
@@ -235,7 +237,9 @@ class Store:
     def set_mastery(self, learner_id: str, topic_id: str, p: float) -> None:
         if not 0.0 <= p <= 1.0:
             raise ValueError(f"mastery must be in 0..1, got {p}")
-        self._upsert(mastery, {"learner_id": learner_id, "topic_id": topic_id}, {"p": p, "updated": now_iso()})
+        self._upsert(
+            mastery, {"learner_id": learner_id, "topic_id": topic_id}, {"p": p, "updated": now_iso()}
+        )
 
     # --- review cards (FSRS state as JSON) ---
     def get_card(self, learner_id: str, topic_id: str) -> dict[str, Any] | None:
@@ -336,7 +340,9 @@ class Store:
 
     def list_models(self) -> list[dict[str, Any]]:
         with self.engine.connect() as conn:
-            return [dict(r._mapping) for r in conn.execute(select(models).order_by(models.c.created, models.c.id))]
+            return [
+                dict(r._mapping) for r in conn.execute(select(models).order_by(models.c.created, models.c.id))
+            ]
 
     # --- threads ---
     def add_thread(self, thread_id: str, learner_id: str, title: str | None = None) -> None:
@@ -344,7 +350,9 @@ class Store:
         with self._tx() as conn:
             if conn.execute(select(threads.c.id).where(threads.c.id == thread_id)).first() is None:
                 conn.execute(
-                    insert(threads).values(id=thread_id, learner_id=learner_id, title=title, created=now_iso())
+                    insert(threads).values(
+                        id=thread_id, learner_id=learner_id, title=title, created=now_iso()
+                    )
                 )
 
     def thread_owner(self, thread_id: str) -> str | None:
@@ -355,9 +363,7 @@ class Store:
     def list_threads(self, learner_id: str) -> list[dict[str, Any]]:
         q = select(threads).where(threads.c.learner_id == learner_id).order_by(threads.c.created.desc())
         with self.engine.connect() as conn:
-            return [
-                {"thread_id": r.id, "title": r.title, "created": r.created} for r in conn.execute(q)
-            ]
+            return [{"thread_id": r.id, "title": r.title, "created": r.created} for r in conn.execute(q)]
 
     # --- key/value settings (e.g. the active model) ---
     def get_kv(self, key: str, default: Any = None) -> Any:
@@ -377,7 +383,9 @@ class Store:
             else:
                 conn.execute(insert(table).values(**keys, **values))
 
-    def transition_job(self, job_id: str, from_statuses: Iterable[str], to_status: str, **fields: Any) -> bool:
+    def transition_job(
+        self, job_id: str, from_statuses: Iterable[str], to_status: str, **fields: Any
+    ) -> bool:
         """Set a job's status only if it is currently one of ``from_statuses`` (atomic claim).
 
         Returns whether this call made the change, so two job managers sharing a database never

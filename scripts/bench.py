@@ -18,7 +18,10 @@ PARTS: list[tuple[str, list[str]]] = [
     ("retrieval: indexing throughput and search latency", ["bench_retrieval.py"]),
     ("code: warm-pool run latency, kernel start, grading throughput", ["bench_code.py"]),
     ("model: load time, first-token latency, tokens/s", ["eval_model.py", "--speed-only"]),
-    ("training: nanoGPT tiny-Shakespeare recipe through the job tool", ["bench_training.py", str(SHAKESPEARE)]),
+    (
+        "training: nanoGPT tiny-Shakespeare recipe through the job tool",
+        ["bench_training.py", str(SHAKESPEARE)],
+    ),
     ("serving: concurrent chat sessions and code runs", ["bench_load.py"]),
 ]
 

@@ -53,7 +53,9 @@ def jobs_round_trip(s: Store) -> None:
 
 
 def models_and_kv(s: Store) -> None:
-    s.register_model("m-1", "/models/m-1", base="tutor-gpt", data="notes", params={"lr": 1e-3}, metrics={"val_loss": 2})
+    s.register_model(
+        "m-1", "/models/m-1", base="tutor-gpt", data="notes", params={"lr": 1e-3}, metrics={"val_loss": 2}
+    )
     s.register_model("m-1", "/models/m-1b", base="tutor-gpt")
     assert [m["id"] for m in s.list_models()] == ["m-1"]
     model = s.get_model("m-1")

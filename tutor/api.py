@@ -7,7 +7,7 @@ from __future__ import annotations
 import json
 import time
 import uuid
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator, Generator
 from dataclasses import dataclass
 from typing import Annotated, Any, Literal
 
@@ -118,19 +118,26 @@ def _owned_job(tutor: Tutor, who: Principal, job_id: str) -> dict[str, Any]:
     return job
 
 
-def _sse(events: Iterator[dict[str, Any]]) -> EventSourceResponse:
+async def _in_threadpool(it: Generator[Any, None, None]) -> AsyncIterator[Any]:
+    """Iterates a blocking generator off the event loop; closes it (stopping generation) when
+    the client goes away or the stream ends."""
+    try:
+        while True:
+            item = await run_in_threadpool(next, it, _END)
+            if item is _END:
+                break
+            yield item
+    finally:
+        await run_in_threadpool(it.close)
+
+
+_END = object()
+
+
+def _sse(events: Generator[dict[str, Any], None, None]) -> EventSourceResponse:
     async def gen() -> AsyncIterator[dict[str, str]]:
-        it = iter(events)
-        try:
-            while True:
-                ev = await run_in_threadpool(next, it, None)
-                if ev is None:
-                    break
-                yield {"event": ev["event"], "data": json.dumps(ev.get("data"))}
-        finally:  # client went away or stream ended: stop generation
-            close = getattr(it, "close", None)
-            if close:
-                await run_in_threadpool(close)
+        async for ev in _in_threadpool(events):
+            yield {"event": ev["event"], "data": json.dumps(ev.get("data"))}
 
     return EventSourceResponse(gen())
 
@@ -148,9 +155,12 @@ def chat_stream(body: ChatIn, tutor: TutorDep, who: Auth) -> EventSourceResponse
     events = tutor.chat_stream(learner, body.message, thread_id=body.thread_id)
     first = next(events)  # bad input fails here, as a JSON error, before the stream starts
 
-    def all_events() -> Iterator[dict[str, Any]]:
-        yield first
-        yield from events
+    def all_events() -> Generator[dict[str, Any], None, None]:
+        try:
+            yield first
+            yield from events
+        finally:
+            events.close()
 
     return _sse(all_events())
 
@@ -301,7 +311,11 @@ def v1_chat(body: OpenAIChatIn, request: Request, tutor: TutorDep, who: Auth) ->
             "created": created,
             "model": body.model,
             "choices": [
-                {"index": 0, "message": {"role": "assistant", "content": out["reply"]}, "finish_reason": "stop"}
+                {
+                    "index": 0,
+                    "message": {"role": "assistant", "content": out["reply"]},
+                    "finish_reason": "stop",
+                }
             ],
             "usage": {"prompt_tokens": 0, "completion_tokens": 0, "total_tokens": 0},
             "tutor": {"thread_id": out["thread_id"], "citations": out["citations"]},
@@ -319,24 +333,20 @@ def v1_chat(body: OpenAIChatIn, request: Request, tutor: TutorDep, who: Auth) ->
             }
         )
 
-    def gen() -> Iterator[dict[str, Any]]:
-        yield {"event": "message", "data": None, "raw": chunk({"role": "assistant", "content": ""})}
-        for ev in events:
-            if ev["event"] == "token":
-                yield {"event": "message", "raw": chunk({"content": ev["data"]})}
-        yield {"event": "message", "raw": chunk({}, "stop")}
-        yield {"event": "message", "raw": "[DONE]"}
+    def gen() -> Generator[str, None, None]:
+        try:
+            yield chunk({"role": "assistant", "content": ""})
+            for ev in events:
+                if ev["event"] == "token":
+                    yield chunk({"content": ev["data"]})
+            yield chunk({}, "stop")
+            yield "[DONE]"
+        finally:
+            events.close()
 
     async def sse() -> AsyncIterator[dict[str, str]]:
-        it = gen()
-        try:
-            while True:
-                ev = await run_in_threadpool(next, it, None)
-                if ev is None:
-                    break
-                yield {"data": ev["raw"]}
-        finally:
-            await run_in_threadpool(it.close)
+        async for raw in _in_threadpool(gen()):
+            yield {"data": raw}
 
     return EventSourceResponse(sse())
 

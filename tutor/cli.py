@@ -26,7 +26,9 @@ app = typer.Typer(
     add_completion=False,
     pretty_exceptions_enable=False,
 )
-model_app = typer.Typer(help="The tutor's own GPT: build the default model, list models, switch.", no_args_is_help=True)
+model_app = typer.Typer(
+    help="The tutor's own GPT: build the default model, list models, switch.", no_args_is_help=True
+)
 app.add_typer(model_app, name="model")
 
 JsonOpt = Annotated[bool, typer.Option("--json", help="Print one JSON document on stdout.")]
@@ -102,7 +104,11 @@ def index(
     """(Re)build the Chroma index of the course notes; incremental by content hash."""
     with _tutor() as t:
         summary = t.build_index(rebuild=rebuild, progress=not as_json)
-    _emit(summary, as_json, lambda s: f"{s['chunks']} chunks (+{s['added']} -{s['removed']}) in {s['seconds']:.1f}s")
+    _emit(
+        summary,
+        as_json,
+        lambda s: f"{s['chunks']} chunks (+{s['added']} -{s['removed']}) in {s['seconds']:.1f}s",
+    )
 
 
 @app.command()
@@ -114,7 +120,11 @@ def search(
     """Hybrid (dense + BM25) search over the course notes."""
     with _tutor() as t:
         hits = t.search(query, k=k)
-    _emit(hits, as_json, lambda hs: "\n\n".join(f"[{h['score']:.3f}] {h['source']}\n{h['text'][:300]}" for h in hs))
+    _emit(
+        hits,
+        as_json,
+        lambda hs: "\n\n".join(f"[{h['score']:.3f}] {h['source']}\n{h['text'][:300]}" for h in hs),
+    )
 
 
 @app.command()
@@ -128,7 +138,9 @@ def exercises(as_json: JsonOpt = False) -> None:
 @app.command()
 def run(
     file: Path,
-    timeout: Annotated[float | None, typer.Option("--timeout", help="Seconds before the run is stopped.")] = None,
+    timeout: Annotated[
+        float | None, typer.Option("--timeout", help="Seconds before the run is stopped.")
+    ] = None,
     as_json: JsonOpt = False,
 ) -> None:
     """Run a Python file in a fresh sandboxed kernel."""
@@ -213,8 +225,12 @@ def _follow(t: Any, job: dict[str, Any], as_json: bool) -> dict[str, Any]:
     from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 
     with Progress(
-        TextColumn("{task.description}"), BarColumn(), TextColumn("{task.percentage:>5.1f}%"),
-        TextColumn("{task.fields[info]}"), TimeElapsedColumn(), transient=as_json,
+        TextColumn("{task.description}"),
+        BarColumn(),
+        TextColumn("{task.percentage:>5.1f}%"),
+        TextColumn("{task.fields[info]}"),
+        TimeElapsedColumn(),
+        transient=as_json,
     ) as bar:  # rich writes to stderr here (console below), so --json stays clean
         bar.console.file = sys.stderr
         task = bar.add_task(f"{job['kind']} {job['job_id']}", total=1.0, info="")
@@ -223,7 +239,9 @@ def _follow(t: Any, job: dict[str, Any], as_json: bool) -> dict[str, Any]:
             job = t.job(job["job_id"])
             m = job.get("metrics") or {}
             last = (m.get("history") or [{}])[-1]
-            info = " ".join(f"{k}={last[k]:.3g}" for k in ("loss", "val_loss") if isinstance(last.get(k), float))
+            info = " ".join(
+                f"{k}={last[k]:.3g}" for k in ("loss", "val_loss") if isinstance(last.get(k), float)
+            )
             bar.update(task, completed=job["progress"], info=f"{job['status']} {info}")
     return job
 
@@ -231,7 +249,9 @@ def _follow(t: Any, job: dict[str, Any], as_json: bool) -> dict[str, Any]:
 @app.command()
 def train(
     kind: Annotated[str, typer.Argument(help="gpt or sklearn")],
-    data: Annotated[str | None, typer.Option(help="gpt: 'notes', topic ids (comma-separated) or a text file.")] = None,
+    data: Annotated[
+        str | None, typer.Option(help="gpt: 'notes', topic ids (comma-separated) or a text file.")
+    ] = None,
     base: Annotated[str | None, typer.Option(help="gpt: model id to continue from, or 'scratch'.")] = None,
     tokenizer: Annotated[str | None, typer.Option(help="gpt: bpe or char.")] = None,
     n_layer: Annotated[int | None, typer.Option()] = None,
@@ -244,18 +264,38 @@ def train(
     dropout: Annotated[float | None, typer.Option()] = None,
     seed: Annotated[int | None, typer.Option()] = None,
     lora: Annotated[bool | None, typer.Option(help="gpt: LoRA adapters instead of a full fine-tune.")] = None,
-    dataset: Annotated[str | None, typer.Option(help="sklearn: digits, iris, wine, breast_cancer, diabetes.")] = None,
-    estimator: Annotated[str | None, typer.Option(help="sklearn: e.g. random_forest, logistic_regression.")] = None,
-    param: Annotated[list[str] | None, typer.Option("--param", help="sklearn estimator param key=value.")] = None,
+    dataset: Annotated[
+        str | None, typer.Option(help="sklearn: digits, iris, wine, breast_cancer, diabetes.")
+    ] = None,
+    estimator: Annotated[
+        str | None, typer.Option(help="sklearn: e.g. random_forest, logistic_regression.")
+    ] = None,
+    param: Annotated[
+        list[str] | None, typer.Option("--param", help="sklearn estimator param key=value.")
+    ] = None,
     learner: Annotated[str | None, typer.Option("--learner", help="Learner the job belongs to.")] = None,
-    wait: Annotated[bool, typer.Option("--wait", help="Block with a progress bar until the job ends.")] = False,
+    wait: Annotated[
+        bool, typer.Option("--wait", help="Block with a progress bar until the job ends.")
+    ] = False,
     as_json: JsonOpt = False,
 ) -> None:
     """Start a training job (gpt or sklearn)."""
     opts = {
-        "data": data, "base": base, "tokenizer": tokenizer, "n_layer": n_layer, "n_head": n_head,
-        "n_embd": n_embd, "block_size": block_size, "batch_size": batch_size, "max_steps": max_steps, "lr": lr,
-        "dropout": dropout, "seed": seed, "lora": lora, "dataset": dataset, "estimator": estimator,
+        "data": data,
+        "base": base,
+        "tokenizer": tokenizer,
+        "n_layer": n_layer,
+        "n_head": n_head,
+        "n_embd": n_embd,
+        "block_size": block_size,
+        "batch_size": batch_size,
+        "max_steps": max_steps,
+        "lr": lr,
+        "dropout": dropout,
+        "seed": seed,
+        "lora": lora,
+        "dataset": dataset,
+        "estimator": estimator,
     }
     with _tutor() as t:
         job = t.submit_job(kind, _train_params(kind, opts, param or []), learner_id=learner)
@@ -269,7 +309,9 @@ def jobs(
     job_id: Annotated[str | None, typer.Argument(help="One job; omit to list all.")] = None,
     follow: Annotated[bool, typer.Option("--follow", help="Show progress until the job ends.")] = False,
     cancel: Annotated[bool, typer.Option("--cancel", help="Cancel the job.")] = False,
-    resume: Annotated[bool, typer.Option("--resume", help="Resume an interrupted job from its checkpoint.")] = False,
+    resume: Annotated[
+        bool, typer.Option("--resume", help="Resume an interrupted job from its checkpoint.")
+    ] = False,
     as_json: JsonOpt = False,
 ) -> None:
     """Training jobs: status, progress, metrics; follow, cancel or resume one."""
@@ -278,8 +320,16 @@ def jobs(
             if follow or cancel or resume:
                 raise BadInput("--follow/--cancel/--resume need a JOB_ID")
             all_jobs = t.list_jobs()
-            _emit(all_jobs, as_json, lambda js: "\n".join(
-                f"{j['job_id']}  {j['kind']:<8} {j['status']:<11} {j['progress']:>6.1%}" for j in js) or "no jobs")
+            _emit(
+                all_jobs,
+                as_json,
+                lambda js: (
+                    "\n".join(
+                        f"{j['job_id']}  {j['kind']:<8} {j['status']:<11} {j['progress']:>6.1%}" for j in js
+                    )
+                    or "no jobs"
+                ),
+            )
             return
         job = t.cancel_job(job_id) if cancel else t.resume_job(job_id) if resume else t.job(job_id)
         if follow:
@@ -307,7 +357,11 @@ def model_list(as_json: JsonOpt = False) -> None:
     """Registered models; * marks the active one."""
     with _tutor() as t:
         ms = t.models()
-    _emit(ms, as_json, lambda ms: "\n".join(f"{'*' if m['active'] else ' '} {m['id']}  {m.get('path', '')}" for m in ms))
+    _emit(
+        ms,
+        as_json,
+        lambda ms: "\n".join(f"{'*' if m['active'] else ' '} {m['id']}  {m.get('path', '')}" for m in ms),
+    )
 
 
 @model_app.command("use")

@@ -30,41 +30,65 @@ class Settings(BaseSettings):
     log_json: bool = Field(default=False, description="Log one JSON object per line (for log shippers).")
 
     # auth: "KEY:learner_id" or "KEY:admin" pairs, comma-separated
-    api_keys: str = Field(default="", description="API keys, `KEY:learner_id` or `KEY:admin`, comma-separated.")
+    api_keys: str = Field(
+        default="", description="API keys, `KEY:learner_id` or `KEY:admin`, comma-separated."
+    )
 
     # storage
-    database_url: str | None = Field(default=None, description="SQLAlchemy URL; default SQLite in the data dir.")
+    database_url: str | None = Field(
+        default=None, description="SQLAlchemy URL; default SQLite in the data dir."
+    )
     chroma_url: str | None = Field(default=None, description="Chroma server URL; default embedded Chroma.")
     notes_dir: Path = Field(default=REPO_ROOT / "knowledge" / "notes", description="Course notes to index.")
 
     # chat model
     llm_backend: Literal["local", "openai", "fake"] = Field(default="local", description="Chat backend.")
-    llm_model_dir: Path | None = Field(default=None, description="HF causal-LM directory; default the active model.")
-    llm_base_url: str | None = Field(default=None, description="OpenAI-compatible server URL (backend openai).")
-    llm_model: str = Field(default="tutor-gpt", description="Model name sent to the OpenAI-compatible server.")
+    llm_model_dir: Path | None = Field(
+        default=None, description="HF causal-LM directory; default the active model."
+    )
+    llm_base_url: str | None = Field(
+        default=None, description="OpenAI-compatible server URL (backend openai)."
+    )
+    llm_model: str = Field(
+        default="tutor-gpt", description="Model name sent to the OpenAI-compatible server."
+    )
     llm_api_key: str = Field(default="not-needed", description="API key for the OpenAI-compatible server.")
     llm_device: str = Field(default="auto", description="`cpu`, `cuda` or `auto` for the local backend.")
-    llm_max_new_tokens: int = Field(default=160, ge=1, le=4096, description="Cap on generated tokens per reply.")
+    llm_max_new_tokens: int = Field(
+        default=160, ge=1, le=4096, description="Cap on generated tokens per reply."
+    )
 
     # code execution
-    unsafe_no_sandbox: bool = Field(default=False, description="Run learner code unconfined (never in production).")
+    unsafe_no_sandbox: bool = Field(
+        default=False, description="Run learner code unconfined (never in production)."
+    )
     run_timeout_s: float = Field(default=10.0, gt=0, description="Default wall-clock limit per execution.")
-    max_run_timeout_s: float = Field(default=60.0, gt=0, description="Largest `timeout_s` a caller may ask for.")
+    max_run_timeout_s: float = Field(
+        default=60.0, gt=0, description="Largest `timeout_s` a caller may ask for."
+    )
     kernel_memory_mb: int = Field(default=2048, ge=256, description="Address-space limit of a kernel (MiB).")
     output_limit_bytes: int = Field(default=1_000_000, ge=1_000, description="Output cap per execution.")
     kernel_pool_size: int = Field(default=2, ge=0, description="Pre-started kernels kept warm.")
-    kernel_idle_s: float = Field(default=900.0, gt=0, description="Idle session kernels are culled after this.")
-    max_busy_kernels: int | None = Field(default=None, description="Concurrent executions; default one per core.")
+    kernel_idle_s: float = Field(
+        default=900.0, gt=0, description="Idle session kernels are culled after this."
+    )
+    max_busy_kernels: int | None = Field(
+        default=None, description="Concurrent executions; default one per core."
+    )
 
     # training jobs
     jobs_backend: Literal["local", "ray"] = Field(default="local", description="Where training jobs run.")
     ray_address: str | None = Field(default=None, description="Ray cluster address (jobs backend ray).")
-    max_concurrent_jobs: int = Field(default=1, ge=1, description="Training jobs running at once; rest queue.")
+    max_concurrent_jobs: int = Field(
+        default=1, ge=1, description="Training jobs running at once; rest queue."
+    )
 
     # request limits
     max_message_chars: int = Field(default=8_000, ge=1, description="Longest chat message accepted.")
     max_code_chars: int = Field(default=100_000, ge=1, description="Longest code submission accepted.")
-    max_body_bytes: int = Field(default=1_000_000, ge=1_000, description="Largest HTTP request body accepted.")
+    max_body_bytes: int = Field(
+        default=1_000_000, ge=1_000, description="Largest HTTP request body accepted."
+    )
 
     @field_validator("data_dir", "notes_dir", mode="after")
     @classmethod

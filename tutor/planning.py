@@ -34,7 +34,9 @@ def make_plan(
         raise ValueError(f"hours must be between 0 and 40, got {hours}")
     progress = learner_model.progress(learner_id)
     plan = dict(
-        gpt_plan(llm, catalog, progress["mastery"], hours, goal_topics(retriever, goal), progress["due_reviews"])
+        gpt_plan(
+            llm, catalog, progress["mastery"], hours, goal_topics(retriever, goal), progress["due_reviews"]
+        )
     )
     plan["learner_id"] = learner_id
     plan["hours"] = hours

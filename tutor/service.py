@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import logging
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Generator, Iterator
 from contextlib import contextmanager
 from functools import cached_property
 from typing import Any
@@ -230,7 +230,9 @@ class Tutor:
             ex = get_exercise(self.exercises, exercise_id)
             report = self.grader.grade(ex.id, code).to_dict()
             if learner_id:
-                self.learner_model.record_attempt(learner_id, ex.id, ex.topic_id, report["passed"], report["score"])
+                self.learner_model.record_attempt(
+                    learner_id, ex.id, ex.topic_id, report["passed"], report["score"]
+                )
             return dict(report)
 
     def _check_code(self, code: str) -> None:
@@ -249,13 +251,22 @@ class Tutor:
 
         with translate_errors():
             return make_plan(
-                self.llm, self.retriever, self.store, self.catalog, self.learner_model, learner_id, hours, goal
+                self.llm,
+                self.retriever,
+                self.store,
+                self.catalog,
+                self.learner_model,
+                learner_id,
+                hours,
+                goal,
             )
 
     def saved_plan(self, learner_id: str) -> dict[str, Any]:
         plan = self.store.get_plan(learner_id)
         if plan is None:
-            raise NotFound(f"learner {learner_id!r} has no plan yet; make one with POST /api/learners/{{id}}/plan")
+            raise NotFound(
+                f"learner {learner_id!r} has no plan yet; make one with POST /api/learners/{{id}}/plan"
+            )
         return plan
 
     # --- chat ---
@@ -263,14 +274,18 @@ class Tutor:
         if not message or not message.strip():
             raise BadInput("message is empty; ask a question or paste code")
         if len(message) > self.settings.max_message_chars:
-            raise BadInput(f"message is {len(message)} characters; the limit is {self.settings.max_message_chars}")
+            raise BadInput(
+                f"message is {len(message)} characters; the limit is {self.settings.max_message_chars}"
+            )
 
     def chat(self, learner_id: str, message: str, thread_id: str | None = None) -> dict[str, Any]:
         self._check_message(message)
         with translate_errors():
             return dict(self.conversations.chat(learner_id, message, thread_id=thread_id))
 
-    def chat_stream(self, learner_id: str, message: str, thread_id: str | None = None) -> Iterator[dict[str, Any]]:
+    def chat_stream(
+        self, learner_id: str, message: str, thread_id: str | None = None
+    ) -> Generator[dict[str, Any], None, None]:
         self._check_message(message)
         with translate_errors():
             yield from self.conversations.stream(learner_id, message, thread_id=thread_id)
@@ -321,12 +336,13 @@ class Tutor:
         classifier, chat model, kernel pool). Failures are logged; requests then report them."""
         from tutor.intent import get_classifier
 
-        for name, load in [
+        steps: list[tuple[str, Callable[[], object]]] = [
             ("retriever", lambda: self.retriever.search("warm up", k=1)),
             ("intent classifier", get_classifier),
             ("conversations", lambda: self.conversations),
             ("kernels", lambda: self.kernels),
-        ]:
+        ]
+        for name, load in steps:
             try:
                 load()
             except Exception as e:  # noqa: BLE001 - warm-up is best effort

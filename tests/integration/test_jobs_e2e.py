@@ -16,15 +16,30 @@ from tools.training.jobs import JobManager
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
 
-TINY = {"base": "scratch", "tokenizer": "char", "n_layer": 2, "n_head": 2, "n_embd": 32, "block_size": 32,
-        "batch_size": 8, "lr": 3e-3}
+TINY = {
+    "base": "scratch",
+    "tokenizer": "char",
+    "n_layer": 2,
+    "n_head": 2,
+    "n_embd": 32,
+    "block_size": 32,
+    "batch_size": 8,
+    "lr": 3e-3,
+}
 
 
 @pytest.fixture()
 def jobs(tmp_path: Path):
     store = Store(f"sqlite:///{tmp_path / 'tutor.db'}")
-    jm = JobManager(store, tmp_path / "runs", tmp_path / "models", tmp_path / "bundled",
-                    notes_dir=write_notes(tmp_path / "notes"), max_concurrent=2, poll_s=0.1)
+    jm = JobManager(
+        store,
+        tmp_path / "runs",
+        tmp_path / "models",
+        tmp_path / "bundled",
+        notes_dir=write_notes(tmp_path / "notes"),
+        max_concurrent=2,
+        poll_s=0.1,
+    )
     yield jm
     jm.close()
     store.close()
@@ -44,7 +59,9 @@ def group_members(pgid: int) -> list[int]:
 
 
 def test_sklearn_job(jobs: JobManager) -> None:
-    job = jobs.submit("sklearn", {"dataset": "digits", "estimator": "svm", "params": {"C": 2.0}, "cv": 3}, learner_id="ada")
+    job = jobs.submit(
+        "sklearn", {"dataset": "digits", "estimator": "svm", "params": {"C": 2.0}, "cv": 3}, learner_id="ada"
+    )
     job = jobs.wait(job["job_id"], timeout_s=90)
     assert job["status"] == "succeeded", job["error"]
     assert job["metrics"]["accuracy"] > 0.9 and len(job["metrics"]["history"]) == 3
@@ -55,7 +72,9 @@ def test_sklearn_job(jobs: JobManager) -> None:
 
 def test_gpt_job_from_scratch_then_lora_fine_tune(jobs: JobManager, tmp_path: Path) -> None:
     corpus = write_corpus(tmp_path / "corpus.txt")
-    job = jobs.wait(jobs.submit("gpt", {**TINY, "data": str(corpus), "max_steps": 40})["job_id"], timeout_s=120)
+    job = jobs.wait(
+        jobs.submit("gpt", {**TINY, "data": str(corpus), "max_steps": 40})["job_id"], timeout_s=120
+    )
     assert job["status"] == "succeeded", job["error"]
     m = job["metrics"]
     assert m["val_loss"] < 3.5 and m["tokens_per_s"] > 0 and m["steps"] == 40

@@ -41,7 +41,10 @@ def _our_processes(temp_dir: str, gcs_port: int) -> list:
     roots = []
     for p in psutil.process_iter(["cmdline"]):
         cmd = p.info["cmdline"] or []
-        if any(temp_dir in part or (part.startswith("--address=") and part.endswith(f":{gcs_port}")) for part in cmd):
+        if any(
+            temp_dir in part or (part.startswith("--address=") and part.endswith(f":{gcs_port}"))
+            for part in cmd
+        ):
             roots.append(p)
     found = {p.pid: p for p in roots}
     for p in roots:
@@ -60,10 +63,20 @@ def ray_head() -> Iterator[str]:
         pytest.skip(f"ray CLI not found at {RAY}")
     temp_dir = tempfile.mkdtemp(prefix="ray", dir="/tmp")  # unix socket paths must stay short
     port, dashboard, client = free_port(), free_port(), free_port()
-    cmd = [str(RAY), "start", "--head", f"--port={port}", "--num-cpus=1", "--node-ip-address=127.0.0.1",
-           "--include-dashboard=true", "--dashboard-host=127.0.0.1", f"--dashboard-port={dashboard}",
-           f"--temp-dir={temp_dir}", "--disable-usage-stats",
-           f"--ray-client-server-port={client}"]  # not the default 10001, which another head may hold
+    cmd = [
+        str(RAY),
+        "start",
+        "--head",
+        f"--port={port}",
+        "--num-cpus=1",
+        "--node-ip-address=127.0.0.1",
+        "--include-dashboard=true",
+        "--dashboard-host=127.0.0.1",
+        f"--dashboard-port={dashboard}",
+        f"--temp-dir={temp_dir}",
+        "--disable-usage-stats",
+        f"--ray-client-server-port={client}",
+    ]  # not the default 10001, which another head may hold
     env = {**os.environ, "RAY_USAGE_STATS_ENABLED": "0"}
     started = subprocess.run(cmd, capture_output=True, text=True, timeout=120, env=env)
     try:
@@ -88,14 +101,33 @@ def ray_head() -> Iterator[str]:
 
 def test_jobs_run_and_cancel_on_a_ray_cluster(ray_head: str, tmp_path: Path) -> None:
     store = Store(f"sqlite:///{tmp_path / 'tutor.db'}")
-    jobs = JobManager(store, tmp_path / "runs", tmp_path / "models", tmp_path / "bundled",
-                      backend="ray", ray_address=ray_head, max_concurrent=2, poll_s=0.2)
+    jobs = JobManager(
+        store,
+        tmp_path / "runs",
+        tmp_path / "models",
+        tmp_path / "bundled",
+        backend="ray",
+        ray_address=ray_head,
+        max_concurrent=2,
+        poll_s=0.2,
+    )
     try:
         done = jobs.submit("sklearn", {"dataset": "iris", "estimator": "knn", "cv": 3})
         corpus = write_corpus(tmp_path / "corpus.txt")
-        long = jobs.submit("gpt", {"data": str(corpus), "base": "scratch", "tokenizer": "char", "n_layer": 1,
-                                   "n_head": 2, "n_embd": 16, "block_size": 16, "batch_size": 4,
-                                   "max_steps": 1_000_000})
+        long = jobs.submit(
+            "gpt",
+            {
+                "data": str(corpus),
+                "base": "scratch",
+                "tokenizer": "char",
+                "n_layer": 1,
+                "n_head": 2,
+                "n_embd": 16,
+                "block_size": 16,
+                "batch_size": 4,
+                "max_steps": 1_000_000,
+            },
+        )
         done = jobs.wait(done["job_id"], timeout_s=120)
         assert done["status"] == "succeeded", (done["error"], done["logs_tail"])
         assert done["metrics"]["accuracy"] > 0.9 and done["pid"] is None  # ran under Ray, not as our child

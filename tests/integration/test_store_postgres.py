@@ -49,6 +49,10 @@ def test_a_failed_transaction_is_rolled_back_on_postgres(store: Store) -> None:
     from curriculum.store import attempts
 
     with pytest.raises(RuntimeError), store._tx() as conn:
-        conn.execute(insert(attempts).values(learner_id="ada", exercise_id="x", topic_id="t", passed=True, score=1, at="t"))
+        conn.execute(
+            insert(attempts).values(
+                learner_id="ada", exercise_id="x", topic_id="t", passed=True, score=1, at="t"
+            )
+        )
         raise RuntimeError("crash mid-transaction")
     assert store.attempts("ada") == []

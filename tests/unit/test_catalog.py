@@ -56,8 +56,11 @@ def _broken(text: str, old: str, new: str) -> str:
         ("prerequisites: [m1.numpy]", "prerequisites: [m1.nmupy]", "unknown prerequisite 'm1.nmupy'"),
         ("- id: m1.pandas", "- id: m1.numpy", "duplicate topic id 'm1.numpy'"),
         ("- id: m1\n", "- id: m2\n", "duplicate module id 'm2'"),
-        ("      - id: m1.numpy\n        title: \"NumPy\"\n        prerequisites: []",
-         "      - id: m1.numpy\n        title: \"NumPy\"\n        prerequisites: [m8.gpt]", "prerequisite cycle"),
+        (
+            '      - id: m1.numpy\n        title: "NumPy"\n        prerequisites: []',
+            '      - id: m1.numpy\n        title: "NumPy"\n        prerequisites: [m8.gpt]',
+            "prerequisite cycle",
+        ),
         ("minutes: 120", "minutes: -5", "minutes must be a positive integer"),
         ("modules:", "modules: [", "not valid YAML"),
     ],

@@ -22,7 +22,9 @@ def test_env_prefix_is_read(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> 
     assert s.port == 9001 and s.data_dir == tmp_path.resolve() and s.is_postgres
 
 
-@pytest.mark.parametrize("field,value", [("port", 0), ("port", 70000), ("llm_backend", "gpt5"), ("run_timeout_s", -1)])
+@pytest.mark.parametrize(
+    "field,value", [("port", 0), ("port", 70000), ("llm_backend", "gpt5"), ("run_timeout_s", -1)]
+)
 def test_bad_values_are_refused(field: str, value: object) -> None:
     with pytest.raises(ValidationError):
         Settings(**{field: value})

@@ -19,7 +19,8 @@ import pytest
 
 from curriculum.store import Store
 from tests.training_helpers import wait_until
-from tools.training.jobs import JobManager, LocalRunner
+from tools.training.jobs import JobManager
+from tools.training.runner import LocalRunner
 
 FAKE_WORKER = r"""
 import json, os, signal, subprocess, sys, time

@@ -37,12 +37,16 @@ def test_failed_transaction_leaves_nothing_half_written(store: Store) -> None:
     with pytest.raises(ValueError):
         store.set_mastery("ada", "m1.numpy", 1.5)
     assert store.get_mastery("ada") == {}
-    with pytest.raises(Exception), store._tx() as conn:
+    with pytest.raises(RuntimeError), store._tx() as conn:
         from sqlalchemy import insert
 
         from curriculum.store import attempts
 
-        conn.execute(insert(attempts).values(learner_id="ada", exercise_id="x", topic_id="t", passed=True, score=1, at="now"))
+        conn.execute(
+            insert(attempts).values(
+                learner_id="ada", exercise_id="x", topic_id="t", passed=True, score=1, at="now"
+            )
+        )
         raise RuntimeError("crash mid-transaction")
     assert store.attempts("ada") == []
 

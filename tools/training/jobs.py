@@ -12,112 +12,27 @@ so managers sharing one database must run on one machine (use the Ray backend ot
 
 from __future__ import annotations
 
-import contextlib
 import json
 import logging
 import os
 import signal
-import subprocess
-import sys
 import threading
 import time
 import uuid
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Any
 
-from tools.training.ray_backend import Exit
 from tools.training.registry import ModelRegistry
+from tools.training.runner import REPO_ROOT, Exit, LocalRunner, Runner, is_worker, killpg
 from tools.training.spec import validate_job
 
 logger = logging.getLogger(__name__)
 
-REPO_ROOT = Path(__file__).resolve().parents[2]
 ACTIVE = ("queued", "running")
 FINISHED = ("succeeded", "failed", "cancelled", "interrupted")
 RESUMABLE = ("interrupted", "failed", "cancelled")
 STALE_AFTER_S = 30.0  # a "running" row with no worker pid this long after its last update is stale
-
-
-class Runner(Protocol):
-    def start(self, job_id: str, run_dir: Path) -> int | None: ...
-    def owns(self, job_id: str) -> bool: ...
-    def owned(self) -> list[str]: ...
-    def adopt(self, job_id: str, run_dir: Path) -> bool: ...
-    def poll(self, job_id: str) -> Exit | None: ...
-    def signal_stop(self, job_id: str) -> None: ...
-    def force_stop(self, job_id: str) -> None: ...
-    def forget(self, job_id: str) -> None: ...
-
-
-def _is_worker(pid: int | None, run_dir: Path) -> bool:
-    """Whether ``pid`` is a live worker process of this run dir (not a reused pid or a zombie)."""
-    if not pid:
-        return False
-    try:
-        cmd = Path(f"/proc/{pid}/cmdline").read_bytes().split(b"\0")
-    except OSError:
-        return False
-    return str(run_dir).encode() in cmd  # the run dir is the worker's argument, unique per job
-
-
-class LocalRunner:
-    """Workers as child processes, each in its own session so a stop reaches its whole group."""
-
-    def __init__(self, argv: Sequence[str] | None = None) -> None:
-        self.argv = list(argv or [sys.executable, "-m", "tools.training.worker"])
-        self._procs: dict[str, subprocess.Popen[bytes]] = {}
-
-    def start(self, job_id: str, run_dir: Path) -> int | None:
-        env = {**os.environ, "PYTHONUNBUFFERED": "1"}
-        env["PYTHONPATH"] = os.pathsep.join(p for p in (str(REPO_ROOT), env.get("PYTHONPATH", "")) if p)
-        with open(run_dir / "output.log", "ab") as out:
-            proc = subprocess.Popen(
-                [*self.argv, str(run_dir)],
-                cwd=REPO_ROOT,
-                env=env,
-                stdin=subprocess.DEVNULL,
-                stdout=out,
-                stderr=subprocess.STDOUT,
-                start_new_session=True,
-            )
-        self._procs[job_id] = proc
-        return proc.pid
-
-    def owns(self, job_id: str) -> bool:
-        return job_id in self._procs
-
-    def owned(self) -> list[str]:
-        return list(self._procs)
-
-    def adopt(self, job_id: str, run_dir: Path) -> bool:
-        return False  # another process's child cannot be waited for; see JobManager._check_foreign
-
-    def poll(self, job_id: str) -> Exit | None:
-        proc = self._procs[job_id]
-        try:  # look without reaping, so the process group id cannot be reused before the sweep
-            info = os.waitid(os.P_PID, proc.pid, os.WEXITED | os.WNOHANG | os.WNOWAIT)
-        except ChildProcessError:
-            info = None
-        if info is None and proc.returncode is None:
-            return None
-        _killpg(proc.pid, signal.SIGKILL)  # anything the worker left behind in its group
-        code = proc.wait()
-        return Exit(code, f"worker exited with code {code}")
-
-    def signal_stop(self, job_id: str) -> None:
-        _killpg(self._procs[job_id].pid, signal.SIGTERM)
-
-    def force_stop(self, job_id: str) -> None:
-        _killpg(self._procs[job_id].pid, signal.SIGKILL)
-
-    def forget(self, job_id: str) -> None:
-        self._procs.pop(job_id, None)
-
-
-def _killpg(pgid: int, sig: int) -> None:
-    with contextlib.suppress(ProcessLookupError, PermissionError):
-        os.killpg(pgid, sig)
 
 
 class JobManager:
@@ -314,14 +229,14 @@ class JobManager:
     def _stop_foreign(self, job: dict[str, Any]) -> None:
         """Stop a worker started by another process (e.g. the server, cancelled from the CLI)."""
         pid, run_dir = job.get("pid"), (self.runs_dir / job["job_id"]).resolve()
-        if not _is_worker(pid, run_dir):
+        if not is_worker(pid, run_dir):
             return
         assert pid is not None
-        _killpg(pid, signal.SIGTERM)
+        killpg(pid, signal.SIGTERM)
         deadline = time.monotonic() + self.stop_grace_s
-        while _is_worker(pid, run_dir):
+        while is_worker(pid, run_dir):
             if time.monotonic() > deadline:
-                _killpg(pid, signal.SIGKILL)
+                killpg(pid, signal.SIGKILL)
                 deadline = float("inf")
             time.sleep(0.1)
 
@@ -360,7 +275,7 @@ class JobManager:
 
     def _mark_if_stale(self, job: dict[str, Any]) -> None:
         run_dir = (self.runs_dir / job["job_id"]).resolve()
-        if self.runner.owns(job["job_id"]) or _is_worker(job.get("pid"), run_dir):
+        if self.runner.owns(job["job_id"]) or is_worker(job.get("pid"), run_dir):
             return
         if job.get("pid") is None and _age_s(job["updated"]) < STALE_AFTER_S:
             return  # another manager has just claimed it and is starting its worker

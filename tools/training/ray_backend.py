@@ -28,21 +28,14 @@ import logging
 import shlex
 import sys
 import uuid
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
+
+from tools.training.runner import Exit
 
 logger = logging.getLogger(__name__)
 
 SUBMISSION_FILE = "ray_submission_id"
-
-
-@dataclass(frozen=True)
-class Exit:
-    """How a worker ended: its exit code (negative: killed by that signal) and a short detail."""
-
-    code: int
-    detail: str = ""
 
 
 class RayRunner:

@@ -120,7 +120,10 @@ def use_tool(
     if isinstance(status, str):
         record["status"] = status
     calls.append(record)
-    emit_tool(record)
+    # plots from a code run go to the live stream only (the UI shows them inline), not into
+    # the checkpointed tool-call record, which stays small
+    images = [o for o in attr(result, "outputs", None) or [] if str(o.get("mime_type", "")).startswith("image/")]
+    emit_tool({**record, "outputs": images} if images else record)
     return result, None
 
 
