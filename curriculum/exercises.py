@@ -201,12 +201,16 @@ def _load_one(spec_path: Path) -> Exercise:
 
     def need(key: str, kind: type | tuple[type, ...]) -> Any:
         if not isinstance(raw.get(key), kind):
-            raise ValueError(f"{where}: field {key!r} must be a {getattr(kind, '__name__', kind)}, got {raw.get(key)!r}")
+            raise ValueError(
+                f"{where}: field {key!r} must be a {getattr(kind, '__name__', kind)}, got {raw.get(key)!r}"
+            )
         return raw[key]
 
     ex_id, topic = need("id", str), need("topic_id", str)
     if not _ID.match(ex_id) or ex_id != folder.name:
-        raise ValueError(f"{where}: id {ex_id!r} must be lowercase-dashed and equal the folder name {folder.name!r}")
+        raise ValueError(
+            f"{where}: id {ex_id!r} must be lowercase-dashed and equal the folder name {folder.name!r}"
+        )
     if not _TOPIC.match(topic):
         raise ValueError(f"{where}: topic_id {topic!r} is not like 'm2.calculus'")
     call = raw.get("call", "function")
@@ -256,7 +260,9 @@ def _test(raw: Any, where: str, i: int) -> TestSpec:
     if check.get("kind") not in CHECK_KINDS:
         raise ValueError(f"{where}: test {raw['name']!r}: check kind must be one of {CHECK_KINDS}")
     if check["kind"] == "custom" and not isinstance(check.get("fn"), str):
-        raise ValueError(f"{where}: test {raw['name']!r}: a custom check needs 'fn' (a check_* in reference.py)")
+        raise ValueError(
+            f"{where}: test {raw['name']!r}: a custom check needs 'fn' (a check_* in reference.py)"
+        )
     points = raw.get("points", 1)
     if not isinstance(points, int | float) or points <= 0:
         raise ValueError(f"{where}: test {raw['name']!r}: points must be a positive number, got {points!r}")

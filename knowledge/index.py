@@ -288,8 +288,19 @@ class NoteIndex:
 
     def fingerprint(self) -> str:
         """Changes whenever any build changes the index (also one done by another process)."""
+        return self.state()[1]
+
+    def state(self) -> tuple[str, str]:
+        """(status, fingerprint); status "ok", "missing" (no chunks) or "stale" (built by another
+        chunker version or embedding model, so its vectors must not be mixed with this one's)."""
         coll = self._get_collection()
-        return "" if coll is None else str((coll.metadata or {}).get("fingerprint", ""))
+        if coll is None:
+            return "missing", ""
+        meta = coll.metadata or {}
+        fingerprint = str(meta.get("fingerprint", ""))
+        if not fingerprint or coll.count() == 0:
+            return "missing", fingerprint
+        return ("ok" if meta.get("index_version") == self.index_version else "stale"), fingerprint
 
     def collection(self) -> Any:
         coll = self._get_collection()

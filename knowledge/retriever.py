@@ -51,7 +51,7 @@ class Passage:
     source: str  # "knowledge/notes/m1.numpy.md#broadcasting-rules"
     heading: str  # "NumPy > Broadcasting rules"
     text: str
-    score: float  # fused score, 1.0 = first in both rankings
+    score: float  # fused relevance in 0..1 (1.0: the note's best sections first in both rankings)
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -121,12 +121,10 @@ class Retriever:
         self,
         index: NoteIndex,
         *,
-        embedder: Embedder | None = None,
         auto_build: bool = False,
         refresh_s: float = 2.0,
     ) -> None:
         self.index = index
-        self._embedder = embedder
         self.auto_build = auto_build
         self.refresh_s = refresh_s
         self._lex: _Lexical | None = None
@@ -135,7 +133,7 @@ class Retriever:
 
     @property
     def embedder(self) -> Embedder:
-        return self._embedder or self.index.embedder
+        return self.index.embedder  # queries must be embedded by the model that embedded the notes
 
     # --- index state ----------------------------------------------------------------------------
     def _lexical(self) -> _Lexical:
@@ -144,11 +142,15 @@ class Retriever:
             lex, now = self._lex, time.monotonic()
             if lex is not None and lex.version == self.index.version and now - self._checked < self.refresh_s:
                 return lex
-            fingerprint = self.index.fingerprint()
-            if not fingerprint or not self.index.is_built():
+            status, fingerprint = self.index.state()
+            if status != "ok":
                 if not self.auto_build:
-                    raise IndexMissing()
-                log.info("notes index missing; building it now")
+                    raise IndexMissing(
+                        "built by another version of the chunker or embedding model"
+                        if status == "stale"
+                        else ""
+                    )
+                log.info("notes index %s; building it now", status)
                 self.index.build()
                 fingerprint = self.index.fingerprint()
             if lex is None or lex.fingerprint != fingerprint:

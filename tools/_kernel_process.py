@@ -17,7 +17,7 @@ import tempfile
 import time
 from pathlib import Path
 from queue import Empty
-from typing import Any
+from typing import Any, cast
 
 from jupyter_client import BlockingKernelClient
 
@@ -82,7 +82,7 @@ class SandboxedKernel:
             self.proc = self.sandbox.spawn(argv, uid=self.uid, binds=[work, ipc], cwd=work, env=env,
                                            stdout=logf, stderr=logf)  # fmt: skip
         kc = BlockingKernelClient()
-        kc.load_connection_info(dict(info, ip=f"{ipc_host}/s"))
+        kc.load_connection_info(cast(Any, dict(info, ip=f"{ipc_host}/s")))  # a TypedDict in its stubs
         kc.start_channels(shell=True, iopub=True, stdin=False, hb=False, control=True)
         self.client = kc
         self._wait_ready(timeout_s)
@@ -108,7 +108,9 @@ class SandboxedKernel:
                         return
                 except Empty:
                     continue
-        raise KernelStartError(f"the sandboxed kernel did not answer within {timeout_s:.0f} s: {self.log_tail()}")
+        raise KernelStartError(
+            f"the sandboxed kernel did not answer within {timeout_s:.0f} s: {self.log_tail()}"
+        )
 
     def _drain_iopub(self) -> None:
         assert self.client is not None
@@ -152,7 +154,9 @@ class SandboxedKernel:
         self.last_used = start = time.monotonic()
         out = OutputCollector(output_limit)
         self._drain_iopub()
-        msg_id = self.client.execute(code, silent=False, store_history=True, allow_stdin=False, stop_on_error=True)
+        msg_id = self.client.execute(
+            code, silent=False, store_history=True, allow_stdin=False, stop_on_error=True
+        )
         deadline, interrupted_at = start + timeout_s, None
         while True:
             now = time.monotonic()
@@ -167,7 +171,11 @@ class SandboxedKernel:
             if not self.proc.alive():
                 code_ = self.proc.popen.returncode
                 self.close()
-                notice = f"The kernel stopped while running this code ({describe_exit(code_)}). {RESET_NOTICE}"
+                notice = (
+                    f"The kernel stopped while running this code ({describe_exit(code_)}). {RESET_NOTICE}"
+                )
+                if out.truncated:  # a print flood fills ipykernel's buffers faster than they drain
+                    notice += " It had printed more than the output limit, which can exhaust its memory."
                 return out.result("killed", time.monotonic() - start, [notice])
             try:
                 msg = self.client.iopub_channel.get_msg(timeout=_POLL_S)

@@ -86,10 +86,14 @@ def run_oneshot(
         proc.kill()  # also reaps anything the submission left running
         if workdir is not None:
             shutil.rmtree(workdir, ignore_errors=True)
-    return OneShotResult(rc, timed_out, out.bytes(), err.bytes(), ch.bytes(), ch.overflow, time.monotonic() - start)
+    return OneShotResult(
+        rc, timed_out, out.bytes(), err.bytes(), ch.bytes(), ch.overflow, time.monotonic() - start
+    )
 
 
-def _pump(proc: Confined, read_ch: int, payload: bytes, deadline: float, outs: tuple[_Sink, _Sink, _Sink]) -> bool:
+def _pump(
+    proc: Confined, read_ch: int, payload: bytes, deadline: float, outs: tuple[_Sink, _Sink, _Sink]
+) -> bool:
     """Feed stdin and drain stdout, stderr and the channel until they close or the deadline
     passes; True when the deadline passed."""
     popen = proc.popen
@@ -113,7 +117,7 @@ def _pump(proc: Confined, read_ch: int, payload: bytes, deadline: float, outs: t
                 fd = key.fd
                 if fd == stdin_fd:
                     try:
-                        view = view[os.write(fd, view[:_CHUNK]):]
+                        view = view[os.write(fd, view[:_CHUNK]) :]
                     except (BrokenPipeError, BlockingIOError) as e:
                         view = view[:0] if isinstance(e, BrokenPipeError) else view
                     if not view:

@@ -108,7 +108,9 @@ class OutputCollector:
             out.append(f"Output was truncated: only the first {self.limit:,} bytes are shown.")
         if self.dropped_mime:
             kinds = ", ".join(sorted(self.dropped_mime))
-            out.append(f"Outputs of type {kinds} were not shown (only text/plain, image/png, image/jpeg are).")
+            out.append(
+                f"Outputs of type {kinds} were not shown (only text/plain, image/png, image/jpeg are)."
+            )
         return out
 
     def result(self, status: Status, duration_s: float, notices: list[str]) -> RunResult:

@@ -104,7 +104,12 @@ class Grader:
         with self._slots:
             run = run_oneshot(
                 self.sandbox,
-                lambda fd: [self.sandbox.python, "-I", f"{self.sandbox.inside(self._harness_bind)}/harness.py", str(fd)],
+                lambda fd: [
+                    self.sandbox.python,
+                    "-I",
+                    f"{self.sandbox.inside(self._harness_bind)}/harness.py",
+                    str(fd),
+                ],
                 payload=json.dumps(job).encode(),
                 timeout_s=timeout,
                 binds=[self._harness_bind],

@@ -12,10 +12,12 @@ Graded submissions never run here: ``tools.grader`` uses one-shot sandboxes.
 
 from __future__ import annotations
 
+import atexit
 import logging
 import os
 import threading
 import time
+import weakref
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -28,6 +30,13 @@ from tools.sandbox import INSTALL_HINT, Limits, Sandbox, SandboxUnavailable
 __all__ = ["KernelManager", "KernelStartError", "RunResult", "SandboxUnavailable"]
 
 log = logging.getLogger(__name__)
+
+
+def _close_at_exit(ref: weakref.ref[KernelManager]) -> None:
+    """Kernels and their dirs go with the process; a weak reference keeps no manager alive."""
+    manager = ref()
+    if manager is not None:
+        manager.close()
 
 
 @dataclass
@@ -57,7 +66,9 @@ class KernelManager:
         queue_timeout_s: float = 120.0,
     ) -> None:
         if not 0 < default_timeout_s <= max_timeout_s:
-            raise ValueError(f"need 0 < default_timeout_s <= max_timeout_s, got {default_timeout_s} and {max_timeout_s}")
+            raise ValueError(
+                f"need 0 < default_timeout_s <= max_timeout_s, got {default_timeout_s} and {max_timeout_s}"
+            )
         self.work_root = Path(work_root)
         self.sandbox = Sandbox(enabled=sandbox, limits=Limits(memory_mb=memory_mb))
         self.default_timeout_s, self.max_timeout_s = float(default_timeout_s), float(max_timeout_s)
@@ -66,6 +77,9 @@ class KernelManager:
         self.max_busy = max_busy or os.cpu_count() or 1
         self._slots = threading.BoundedSemaphore(self.max_busy)
         self._lock = threading.Lock()
+        self._cond = threading.Condition(self._lock)  # signals "a kernel joined the pool"
+        self._waiting = 0  # callers waiting in _take for a kernel
+        self._failures, self._last_failure = 0, ""
         self._pool: list[SandboxedKernel] = []
         self._retired: list[SandboxedKernel] = []
         self._sessions: dict[str, _Session] = {}
@@ -81,6 +95,7 @@ class KernelManager:
         self._wake.set()  # fill the pool right away
         self._thread = threading.Thread(target=self._maintain, name="kernel-pool", daemon=True)
         self._thread.start()
+        atexit.register(_close_at_exit, weakref.ref(self))
 
     @property
     def available(self) -> bool:
@@ -136,8 +151,9 @@ class KernelManager:
 
     def close(self) -> None:
         """Kill every kernel and stop the pool; leaves no process behind. Idempotent."""
-        with self._lock:
+        with self._cond:
             self._closed = True
+            self._cond.notify_all()
             kernels = [*self._pool, *self._retired]
             self._pool, self._retired = [], []
             sessions, self._sessions = list(self._sessions.values()), {}
@@ -189,7 +205,9 @@ class KernelManager:
         if timeout_s is None:
             return self.default_timeout_s
         if not isinstance(timeout_s, int | float) or not 0 < timeout_s <= self.max_timeout_s:
-            raise ValueError(f"timeout_s must be a number in (0, {self.max_timeout_s:g}] seconds, got {timeout_s!r}")
+            raise ValueError(
+                f"timeout_s must be a number in (0, {self.max_timeout_s:g}] seconds, got {timeout_s!r}"
+            )
         return float(timeout_s)
 
     @contextmanager
@@ -211,21 +229,42 @@ class KernelManager:
 
     def _session(self, session_id: str) -> _Session:
         if not isinstance(session_id, str) or not session_id or len(session_id) > 200:
-            raise ValueError(f"session_id must be a non-empty string of at most 200 characters, got {session_id!r}")
+            raise ValueError(
+                f"session_id must be a non-empty string of at most 200 characters, got {session_id!r}"
+            )
         with self._lock:
             return self._sessions.setdefault(session_id, _Session())
 
     def _take(self) -> SandboxedKernel:
-        """A ready kernel: from the pool when one is there, else started now."""
-        with self._lock:
-            while self._pool:
-                kernel = self._pool.pop(0)
-                if kernel.alive():
+        """A ready kernel from the pool, waiting for the maintenance thread to start one if the
+        pool is empty. Kernels are only ever started by that long-lived thread: bubblewrap's
+        --die-with-parent follows the *thread* that spawned it, so a kernel started by a
+        short-lived request thread would be killed when that thread ends."""
+        deadline = time.monotonic() + self.start_timeout_s + 5
+        with self._cond:
+            failures_seen = self._failures
+            self._waiting += 1
+            try:
+                while True:
+                    while self._pool:
+                        kernel = self._pool.pop(0)
+                        if kernel.alive():
+                            self._wake.set()
+                            return kernel
+                        self._retired.append(kernel)
+                    if self._closed:
+                        raise SandboxUnavailable("the kernel manager is shut down")
+                    if self._failures != failures_seen:
+                        raise KernelStartError(self._last_failure)
+                    left = deadline - time.monotonic()
+                    if left <= 0:
+                        raise KernelStartError(
+                            f"no sandboxed kernel became ready within {self.start_timeout_s:g} s"
+                        )
                     self._wake.set()
-                    return kernel
-                self._retired.append(kernel)
-        self._wake.set()
-        return SandboxedKernel(self.sandbox, self.work_root).start(self.start_timeout_s)
+                    self._cond.wait(timeout=min(left, 0.5))
+            finally:
+                self._waiting -= 1
 
     def _retire(self, kernel: SandboxedKernel) -> None:
         """Closing takes a few ms; the maintenance thread does it off the request path."""
@@ -237,7 +276,7 @@ class KernelManager:
         kernel.close()
 
     def _maintain(self) -> None:
-        retry_at = 0.0  # after a failed pre-start, wait before trying again (and log once per try)
+        retry_at = 0.0  # after a failed pre-start, the pool waits before trying again
         while not self._closed:
             self._wake.wait(timeout=min(5.0, max(self.idle_s / 2, 0.05)))
             self._wake.clear()
@@ -246,15 +285,26 @@ class KernelManager:
             for k in retired:
                 k.close()
             self.cull_idle()
-            while not self._closed and len(self._pool) < self.pool_size and time.monotonic() >= retry_at:
+            while True:
+                with self._lock:
+                    wanted = self.pool_size + self._waiting
+                    if self._closed or len(self._pool) >= wanted:
+                        break
+                    if not self._waiting and time.monotonic() < retry_at:
+                        break
                 try:
                     kernel = SandboxedKernel(self.sandbox, self.work_root).start(self.start_timeout_s)
-                except Exception:
+                except Exception as e:
+                    log.exception("could not start a sandboxed kernel")
                     retry_at = time.monotonic() + 30.0
-                    log.exception("could not pre-start a kernel; retrying in 30 s")
+                    with self._cond:
+                        self._failures += 1
+                        self._last_failure = str(e) or type(e).__name__
+                        self._cond.notify_all()
                     break
-                with self._lock:
+                with self._cond:
                     if not self._closed:
                         self._pool.append(kernel)
+                        self._cond.notify_all()
                         continue
                 kernel.close()

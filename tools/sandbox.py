@@ -18,22 +18,20 @@ where code runs as the tutor's own user with only rlimits and a scrubbed environ
 from __future__ import annotations
 
 import importlib.util
-import logging
 import os
-import random
 import resource
 import shutil
 import signal
 import subprocess
 import sys
-import threading
-import time
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import IO, Any
 
-log = logging.getLogger(__name__)
+from tools._confined import _UIDS, Confined, processes_of
+
+__all__ = ["Bind", "Confined", "Limits", "Sandbox", "SandboxUnavailable", "describe_exit", "processes_of"]
 
 INSTALL_HINT = (
     "learner code runs only inside bubblewrap, which is not installed: install it with "
@@ -46,7 +44,6 @@ UNSAFE_NOTICE = (
 )
 HOME = "/home/learner"
 WORKSPACE = "/workspace"
-_UID_RANGE = (200_000, 4_000_000)  # far above any distribution's users; unused ids need no passwd entry
 _OWN_PACKAGES = ("tutor", "tools", "knowledge", "curriculum")
 
 
@@ -75,109 +72,20 @@ class Bind:
 
 
 def find_bwrap() -> str | None:
-    return shutil.which("bwrap") or (
-        "/usr/bin/bwrap" if os.access("/usr/bin/bwrap", os.X_OK) else None
-    )
-
-
-class _UidAllocator:
-    """Hands out uids no live process uses, so each sandbox's processes are its alone."""
-
-    def __init__(self) -> None:
-        self._lock = threading.Lock()
-        self._used: set[int] = set()
-
-    def allocate(self) -> int:
-        with self._lock:
-            live = _uids_in_use()
-            for _ in range(1000):
-                uid = random.randrange(*_UID_RANGE)
-                if uid not in self._used and uid not in live:
-                    self._used.add(uid)
-                    return uid
-        raise RuntimeError("no free sandbox uid found after 1000 tries")
-
-    def release(self, uid: int) -> None:
-        with self._lock:
-            self._used.discard(uid)
-
-
-_UIDS = _UidAllocator()
-
-
-def _uids_in_use() -> set[int]:
-    return {uid for _, uid in _proc_uids()}
-
-
-def _proc_uids() -> Iterable[tuple[int, int]]:
-    """(pid, real uid) of every process on the host."""
-    for entry in os.scandir("/proc"):
-        if entry.name.isdigit():
-            try:
-                with open(f"/proc/{entry.name}/status", "rb") as f:
-                    for line in f:
-                        if line.startswith(b"Uid:"):
-                            yield int(entry.name), int(line.split()[1])
-                            break
-            except (OSError, ValueError, IndexError):
-                continue
-
-
-def processes_of(uid: int) -> list[int]:
-    """Pids whose real uid is ``uid`` (used to prove nothing of a sandbox survives)."""
-    return [pid for pid, u in _proc_uids() if u == uid]
-
-
-class Confined:
-    """A running confined process; ``kill`` ends it and everything it started."""
-
-    def __init__(self, popen: subprocess.Popen[bytes], uid: int | None, sandboxed: bool) -> None:
-        self.popen = popen
-        self.uid = uid
-        self.sandboxed = sandboxed
-        self._killed = False
-
-    @property
-    def pid(self) -> int:
-        return self.popen.pid
-
-    def alive(self) -> bool:
-        return self.popen.poll() is None
-
-    def kill(self) -> None:
-        """SIGKILL the process group; with a pid namespace its init dies and takes every process
-        of the sandbox with it. Processes still owning the sandbox uid are killed one by one."""
-        if self._killed:
-            return
-        self._killed = True
-        try:
-            os.killpg(self.popen.pid, signal.SIGKILL)
-        except (ProcessLookupError, PermissionError):
-            pass
-        try:
-            self.popen.wait(timeout=5)
-        except subprocess.TimeoutExpired:
-            log.warning("sandbox process %s did not exit after SIGKILL", self.popen.pid)
-        if self.uid is not None:
-            deadline = time.monotonic() + 2.0
-            while (left := processes_of(self.uid)) and time.monotonic() < deadline:
-                for pid in left:
-                    try:
-                        os.kill(pid, signal.SIGKILL)
-                    except ProcessLookupError:
-                        pass
-                time.sleep(0.02)
-            _UIDS.release(self.uid)
+    return shutil.which("bwrap") or ("/usr/bin/bwrap" if os.access("/usr/bin/bwrap", os.X_OK) else None)
 
 
 class Sandbox:
     """Builds the bubblewrap command line and starts confined processes."""
 
-    def __init__(self, *, enabled: bool = True, limits: Limits | None = None, python: str | None = None) -> None:
+    def __init__(
+        self, *, enabled: bool = True, limits: Limits | None = None, python: str | None = None
+    ) -> None:
         self.enabled = enabled
         self.limits = limits or Limits()
         self.python = python or str(Path(sys.prefix) / "bin" / "python")
         self.bwrap = find_bwrap() if enabled else None
+        self.prlimit = shutil.which("prlimit")  # util-linux, like setpriv
         self.as_root = os.geteuid() == 0
 
     @property
@@ -255,7 +163,7 @@ class Sandbox:
                 if env.get(key) in (HOME, "/tmp"):
                     env[key] = workdir or "/tmp"
             popen = subprocess.Popen(
-                list(argv), cwd=workdir, env=env, pass_fds=tuple(pass_fds),
+                [*self._limit_prefix(with_nproc=False), *argv], cwd=workdir, env=env, pass_fds=tuple(pass_fds),
                 preexec_fn=self._rlimits(with_nproc=False), **common,
             )  # fmt: skip
             return Confined(popen, None, sandboxed=False)
@@ -264,7 +172,7 @@ class Sandbox:
             cmd = self._command(argv, uid=uid, binds=binds, cwd=cwd, hide=hide, env=env,
                                 passwd_fd=passwd_r, group_fd=group_r)  # fmt: skip
             popen = subprocess.Popen(
-                cmd, env={}, pass_fds=(passwd_r, group_r, *pass_fds),
+                [*self._limit_prefix(with_nproc=True), *cmd], env={}, pass_fds=(passwd_r, group_r, *pass_fds),
                 preexec_fn=self._rlimits(with_nproc=True), **common,
             )  # fmt: skip
         finally:
@@ -272,16 +180,32 @@ class Sandbox:
             os.close(group_r)
         return Confined(popen, uid, sandboxed=True)
 
-    def _rlimits(self, *, with_nproc: bool):  # type: ignore[no-untyped-def]
+    def _limit_prefix(self, *, with_nproc: bool) -> list[str]:
+        """``prlimit ... --`` in front of the command; the limits are inherited by everything the
+        sandbox starts. RLIMIT_NPROC counts processes per real uid, so it is only set where the
+        sandbox has a uid of its own."""
+        if self.prlimit is None:
+            return []
+        mb, lim = 1024 * 1024, self.limits
+        out = [self.prlimit, f"--as={lim.memory_mb * mb}", f"--fsize={lim.fsize_mb * mb}",
+               f"--nofile={lim.nofile}", "--core=0"]  # fmt: skip
+        if with_nproc:
+            out.append(f"--nproc={lim.nproc}")
+        return [*out, "--"]
+
+    def _rlimits(self, *, with_nproc: bool) -> Callable[[], None] | None:
+        """Fallback without the prlimit tool: set the limits between fork and exec."""
+        if self.prlimit is not None:
+            return None
         lim = self.limits
 
-        def apply() -> None:  # runs in the child between fork and exec: syscalls only
+        def apply() -> None:  # syscalls only: this runs in the forked child
             mb = 1024 * 1024
             resource.setrlimit(resource.RLIMIT_AS, (lim.memory_mb * mb, lim.memory_mb * mb))
             resource.setrlimit(resource.RLIMIT_FSIZE, (lim.fsize_mb * mb, lim.fsize_mb * mb))
             resource.setrlimit(resource.RLIMIT_NOFILE, (lim.nofile, lim.nofile))
             resource.setrlimit(resource.RLIMIT_CORE, (0, 0))
-            if with_nproc:  # counted per real uid: only meaningful with the sandbox's own uid
+            if with_nproc:
                 resource.setrlimit(resource.RLIMIT_NPROC, (lim.nproc, lim.nproc))
 
         return apply
@@ -301,7 +225,14 @@ class Sandbox:
         if not self.as_root:  # an unprivileged user namespace keeps the caller's uid outside
             cmd += ["--unshare-user", "--uid", "1000", "--gid", "1000"]
         cmd += _system_mounts()
-        cmd += ["--ro-bind-data", str(passwd_fd), "/etc/passwd", "--ro-bind-data", str(group_fd), "/etc/group"]
+        cmd += [
+            "--ro-bind-data",
+            str(passwd_fd),
+            "/etc/passwd",
+            "--ro-bind-data",
+            str(group_fd),
+            "/etc/group",
+        ]
         made: set[str] = {"/", "/tmp", "/home", HOME, "/usr", "/etc"}
         ro_roots = _python_roots(self.python)
         for b in [*(Bind(Path(r), r) for r in ro_roots), *binds]:
@@ -336,7 +267,9 @@ def describe_exit(returncode: int | None) -> str:
             name = signal.Signals(sig).name
         except ValueError:
             name = f"signal {sig}"
-        why = {"SIGKILL": "killed, e.g. out of memory", "SIGSEGV": "a crash in native code"}.get(name, "a signal")
+        why = {"SIGKILL": "killed, e.g. out of memory", "SIGSEGV": "a crash in native code"}.get(
+            name, "a signal"
+        )
         return f"{name}: {why}"
     return f"exit status {returncode}"
 
@@ -361,8 +294,14 @@ def _system_mounts() -> list[str]:
         elif p.is_dir():
             out += ["--ro-bind", str(p), str(p)]
     out += ["--perms", "0755", "--dir", "/etc"]
-    for f in ("/etc/ld.so.cache", "/etc/ld.so.conf", "/etc/localtime", "/etc/alternatives", "/etc/nsswitch.conf",
-              "/etc/fonts"):
+    for f in (
+        "/etc/ld.so.cache",
+        "/etc/ld.so.conf",
+        "/etc/localtime",
+        "/etc/alternatives",
+        "/etc/nsswitch.conf",
+        "/etc/fonts",
+    ):
         out += ["--ro-bind-try", f, f]
     return out
 
@@ -370,7 +309,12 @@ def _system_mounts() -> list[str]:
 def _python_roots(python: str) -> list[str]:
     """The Python install and venv, resolved through symlinks, outside /usr (already bound)."""
     roots: list[str] = []
-    for p in (sys.base_prefix, sys.prefix, str(Path(python).parent.parent), str(Path(python).resolve().parent.parent)):
+    for p in (
+        sys.base_prefix,
+        sys.prefix,
+        str(Path(python).parent.parent),
+        str(Path(python).resolve().parent.parent),
+    ):
         r = str(Path(p).resolve())
         if not (r == "/usr" or r.startswith("/usr/")) and r not in roots and r != "/":
             roots.append(r)

@@ -10,6 +10,7 @@ import os
 import socket
 import threading
 import uuid
+from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
@@ -17,7 +18,7 @@ from typing import Any
 import pytest
 
 from curriculum.exercises import load_exercises
-from tools.grader import GradeReport, Grader
+from tools.grader import Grader, GradeReport
 from tools.sandbox import find_bwrap
 
 pytestmark = [
@@ -47,7 +48,7 @@ def _processes_with(marker: str) -> list[int]:
 
 
 @pytest.fixture(scope="module")
-def env(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
+def env(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any]]:
     """A data dir with a secret file, a host dir to attack, and a listening 'tutor port'."""
     data = tmp_path_factory.mktemp("var")
     (data / "tutor.db").write_text("secret learner data")
@@ -89,7 +90,7 @@ def reports(env: dict[str, Any]) -> dict[str, GradeReport]:
         code = path.read_text()
         for k, v in subs.items():
             code = code.replace(k, v)
-        g = quick if path.name in ("hostile_infinite_loop.py", "hostile_memory_bomb.py") else grader
+        g = quick if path.name == "hostile_infinite_loop.py" else grader
         return f"{path.parent.name}/{path.name}", g.grade(path.parent.name, code)
 
     try:
@@ -118,13 +119,15 @@ def _get(reports: dict[str, GradeReport], name: str) -> GradeReport:
     ("name", "status"),
     [
         ("prints_success", "ok"), ("forges_channel", None), ("sys_exit", "error"),
-        ("patches_everything", "ok"), ("always_equal", "ok"), ("inspects_frames", "ok"),
+        ("patches_everything", "killed"), ("always_equal", "ok"), ("inspects_frames", "ok"),
         ("steals_reference", "ok"), ("reads_secrets", "ok"), ("writes_outside", "ok"), ("network", "ok"),
         ("kills_parent", "killed"), ("orphans", "ok"), ("segfault", "killed"), ("memory_bomb", "error"),
         ("infinite_loop", "timeout"),
     ],
 )  # fmt: skip
-def test_hostile_submissions_earn_nothing(reports: dict[str, GradeReport], name: str, status: str | None) -> None:
+def test_hostile_submissions_earn_nothing(
+    reports: dict[str, GradeReport], name: str, status: str | None
+) -> None:
     """``status`` None: forged records may make the run look complete; it still earns nothing."""
     r = _get(reports, name)
     assert not r.passed and r.score == 0.0, r.feedback
@@ -145,7 +148,9 @@ def test_nothing_secret_is_visible_inside(reports: dict[str, GradeReport]) -> No
     assert "looted: []" in msg, msg
 
 
-def test_nothing_is_written_outside_and_no_network(reports: dict[str, GradeReport], env: dict[str, Any]) -> None:
+def test_nothing_is_written_outside_and_no_network(
+    reports: dict[str, GradeReport], env: dict[str, Any]
+) -> None:
     msg = _get(reports, "writes_outside").tests[0]["message"]
     assert "wrote: []" in msg, msg
     assert list(env["host_dir"].iterdir()) == []
@@ -161,7 +166,9 @@ def test_fork_bombs_are_capped_and_no_process_survives(reports: dict[str, GradeR
     assert _processes_with(MARKER) == []
 
 
-def test_the_grader_survives_attempts_to_kill_it(reports: dict[str, GradeReport], env: dict[str, Any]) -> None:
+def test_the_grader_survives_attempts_to_kill_it(
+    reports: dict[str, GradeReport], env: dict[str, Any]
+) -> None:
     assert _get(reports, "kills_parent").status == "killed"
     grader = Grader(load_exercises(), env["data"] / "kernels")
     code = (SUBMISSIONS / "positional-encoding" / "pass_numpy.py").read_text()

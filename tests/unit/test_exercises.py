@@ -18,7 +18,11 @@ from tools.grading.checks import run_check
 SIGNATURES = {
     "gradient-descent": ("m2.calculus", "gradient_descent", "X, y, lr=0.01, epochs=1000"),
     "attention": ("m2.attention-math", "scaled_dot_product_attention", "Q, K, V, mask=None"),
-    "positional-encoding": ("m8.transformer-architecture", "sinusoidal_positional_encoding", "n_positions, d_model"),
+    "positional-encoding": (
+        "m8.transformer-architecture",
+        "sinusoidal_positional_encoding",
+        "n_positions, d_model",
+    ),
     "classification-metrics": ("m4.evaluation", "precision_recall_f1", "y_true, y_pred, positive=1"),
     "kmeans": ("m5.clustering", "kmeans", "X, k, n_iter=100, seed=0"),
     "pca": ("m5.dimensionality-reduction", "pca", "X, n_components"),

@@ -71,8 +71,12 @@ def test_right_answers_pass(grader: Grader, monkeypatch: pytest.MonkeyPatch) -> 
     assert all(t["passed"] for t in r.tests) and "All 7 tests passed" in r.feedback
 
 
-def test_partial_credit_names_the_failing_public_test(grader: Grader, monkeypatch: pytest.MonkeyPatch) -> None:
-    fake_run(monkeypatch, reference_records(grader, "gradient-descent", wrong={0: (np.array([9.0, 9.0]), 1.0)}))
+def test_partial_credit_names_the_failing_public_test(
+    grader: Grader, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    fake_run(
+        monkeypatch, reference_records(grader, "gradient-descent", wrong={0: (np.array([9.0, 9.0]), 1.0)})
+    )
     r = grader.grade("gradient-descent", "code")
     first = r.tests[0]
     assert not r.passed and not first["passed"] and first["name"] == "one step from zero"
@@ -85,7 +89,10 @@ def test_partial_credit_names_the_failing_public_test(grader: Grader, monkeypatc
 def test_hidden_failures_reveal_no_expected_values(grader: Grader, monkeypatch: pytest.MonkeyPatch) -> None:
     ex = grader.exercises["gradient-descent"]
     hidden = [i for i, t in enumerate(ex.tests) if t.hidden]
-    fake_run(monkeypatch, reference_records(grader, "gradient-descent", wrong={i: (np.full(3, 7.0), 7.0) for i in hidden}))
+    fake_run(
+        monkeypatch,
+        reference_records(grader, "gradient-descent", wrong={i: (np.full(3, 7.0), 7.0) for i in hidden}),
+    )
     r = grader.grade("gradient-descent", "code")
     expected = grader._cases(ex)[hidden[1]].expected
     for i in hidden:
@@ -102,7 +109,9 @@ def test_fake_success_on_stdout_and_early_exit_fail(grader: Grader, monkeypatch:
 
 
 def test_forged_done_without_results_fails(grader: Grader, monkeypatch: pytest.MonkeyPatch) -> None:
-    fake_run(monkeypatch, [{"kind": "loaded"}, {"kind": "done"}, b"not json", b'{"kind": "result", "id": "0"}'])
+    fake_run(
+        monkeypatch, [{"kind": "loaded"}, {"kind": "done"}, b"not json", b'{"kind": "result", "id": "0"}']
+    )
     r = grader.grade("positional-encoding", "code")
     assert not r.passed and r.score == 0 and r.status == "ok"
     assert all(t["message"] in ("no result was returned",) or t["hidden"] for t in r.tests)
@@ -116,8 +125,14 @@ def test_first_result_per_test_wins(grader: Grader, monkeypatch: pytest.MonkeyPa
     assert not r.tests[0]["passed"] and all(t["passed"] for t in r.tests[1:])
 
 
-def test_load_error_is_reported_with_the_learners_traceback(grader: Grader, monkeypatch: pytest.MonkeyPatch) -> None:
-    err = {"name": "SyntaxError", "message": "invalid syntax", "traceback": '  File "submission.py", line 3\n'}
+def test_load_error_is_reported_with_the_learners_traceback(
+    grader: Grader, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    err = {
+        "name": "SyntaxError",
+        "message": "invalid syntax",
+        "traceback": '  File "submission.py", line 3\n',
+    }
     fake_run(monkeypatch, [{"kind": "load_error", "error": err}])
     r = grader.grade("pca", "def pca(:")
     assert r.status == "error" and not r.passed and r.score == 0
@@ -140,7 +155,11 @@ def test_killed_process_is_reported(grader: Grader, monkeypatch: pytest.MonkeyPa
 
 def test_a_raising_test_shows_the_exception(grader: Grader, monkeypatch: pytest.MonkeyPatch) -> None:
     recs = reference_records(grader, "kmeans")
-    recs[1] = {"kind": "result", "id": 0, "error": {"name": "IndexError", "message": "index 5 is out of bounds"}}
+    recs[1] = {
+        "kind": "result",
+        "id": 0,
+        "error": {"name": "IndexError", "message": "index 5 is out of bounds"},
+    }
     fake_run(monkeypatch, recs)
     r = grader.grade("kmeans", "code")
     assert r.tests[0]["message"].startswith("raised IndexError: index 5")
@@ -160,7 +179,9 @@ def test_unsupported_or_malformed_values_fail(grader: Grader, monkeypatch: pytes
     assert "could not be read" in r.tests[0]["message"] and "could not be read" in r.tests[1]["message"]
 
 
-def test_the_sandbox_gets_inputs_and_never_expected_values(grader: Grader, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_the_sandbox_gets_inputs_and_never_expected_values(
+    grader: Grader, monkeypatch: pytest.MonkeyPatch
+) -> None:
     sent = fake_run(monkeypatch, [])
     grader.grade("digits-classifier", "code")
     test = sent["job"]["tests"][1]
@@ -182,7 +203,9 @@ def test_digits_split_is_drawn_afresh_per_grading(grader: Grader) -> None:
     assert grader._cases(ex)[0] is grader._cases(ex)[0]  # fixed-seed cases are cached
 
 
-def test_bad_requests(grader: Grader, monkeypatch: pytest.MonkeyPatch, exercises: dict[str, Any], tmp_path: Path) -> None:
+def test_bad_requests(
+    grader: Grader, monkeypatch: pytest.MonkeyPatch, exercises: dict[str, Any], tmp_path: Path
+) -> None:
     with pytest.raises(LookupError, match="did you mean 'kmeans'"):
         grader.grade("kmean", "x")
     with pytest.raises(ValueError, match="string"):

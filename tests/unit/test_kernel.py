@@ -6,21 +6,21 @@ from __future__ import annotations
 import threading
 import time
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import pytest
 
 from tools import kernel as kmod
 from tools import sandbox as sb
 from tools._outputs import OutputCollector, RunResult
-from tools.kernel import KernelManager, SandboxUnavailable
+from tools.kernel import KernelManager, KernelStartError, SandboxUnavailable
 
 
 class FakeKernel:
     """Stands in for SandboxedKernel: counts starts, keeps a namespace, can 'die'."""
 
     started: list[FakeKernel] = []
-    delay = 0.0
+    fail = False
 
     def __init__(self, sandbox: Any, root: Path) -> None:
         self.ns: dict[str, Any] = {}
@@ -29,6 +29,9 @@ class FakeKernel:
         self.proc = None
 
     def start(self, timeout_s: float = 30) -> FakeKernel:
+        if FakeKernel.fail:
+            raise KernelStartError("bwrap: cannot mount")
+        self.thread = threading.current_thread().name
         FakeKernel.started.append(self)
         return self
 
@@ -51,6 +54,7 @@ class FakeKernel:
 @pytest.fixture
 def fake(monkeypatch: pytest.MonkeyPatch) -> type[FakeKernel]:
     FakeKernel.started = []
+    FakeKernel.fail = False
     monkeypatch.setattr(kmod, "SandboxedKernel", FakeKernel)
     monkeypatch.setattr(sb, "find_bwrap", lambda: "/usr/bin/bwrap")
     return FakeKernel
@@ -90,13 +94,30 @@ def test_pool_is_filled_and_used(fake: type[FakeKernel], tmp_path: Path) -> None
         assert _wait(lambda: km.stats()["pool"] == 2)  # refilled
 
 
+def test_kernels_are_started_by_the_long_lived_pool_thread(fake: type[FakeKernel], tmp_path: Path) -> None:
+    """bwrap's --die-with-parent follows the spawning thread: request threads must not spawn."""
+    with KernelManager(tmp_path, pool_size=0) as km:
+        t = threading.Thread(target=km.execute, args=("x = 1", "s"))
+        t.start()
+        t.join()
+        km.execute("x = 1")
+    assert fake.started and all(k.thread == "kernel-pool" for k in fake.started)
+
+
+def test_a_failed_start_reaches_the_caller(fake: type[FakeKernel], tmp_path: Path) -> None:
+    fake.fail = True
+    with KernelManager(tmp_path, pool_size=0) as km, pytest.raises(KernelStartError, match="cannot mount"):
+        km.execute("x = 1")
+    assert issubclass(KernelStartError, SandboxUnavailable)
+
+
 def test_dead_kernel_is_replaced_and_the_session_is_told(fake: type[FakeKernel], tmp_path: Path) -> None:
     with KernelManager(tmp_path, pool_size=0) as km:
         km.execute("x = 5", session_id="s")
         assert km.execute("die", session_id="s").status == "killed"
         r = km.execute("pass", session_id="s")
         assert r.stdout == "None"
-        km._sessions["s"].kernel.dead = True  # died between runs (e.g. a background thread)
+        cast(FakeKernel, km._sessions["s"].kernel).dead = True  # died between runs (e.g. a background thread)
         r = km.execute("pass", session_id="s")
         assert any("state was reset" in n for n in r.notices)
 
@@ -104,7 +125,7 @@ def test_dead_kernel_is_replaced_and_the_session_is_told(fake: type[FakeKernel],
 def test_reset_and_close_kill_kernels(fake: type[FakeKernel], tmp_path: Path) -> None:
     km = KernelManager(tmp_path, pool_size=1)
     km.execute("x = 1", session_id="s")
-    k = km._sessions["s"].kernel
+    k = cast(FakeKernel, km._sessions["s"].kernel)
     km.reset("s")
     assert k.closed and "s" not in km._sessions
     km.reset("unknown")  # no-op
@@ -119,7 +140,7 @@ def test_idle_sessions_are_culled_busy_ones_kept(fake: type[FakeKernel], tmp_pat
     with KernelManager(tmp_path, pool_size=0, idle_s=100) as km:
         km.execute("x = 1", session_id="old")
         km.execute("x = 1", session_id="busy")
-        k = km._sessions["old"].kernel
+        k = cast(FakeKernel, km._sessions["old"].kernel)
         assert km.cull_idle() == 0
         km._sessions["busy"].lock.acquire()
         try:
@@ -200,7 +221,10 @@ def test_only_plain_text_and_images_pass() -> None:
     out.rich({"application/javascript": "alert(1)"})
     out.rich({"image/png": "iVBORw0", "text/plain": "<Figure>"})
     r = out.result("ok", 0, [])
-    assert r.outputs == [{"mime_type": "text/plain", "data": "<HTML>"}, {"mime_type": "image/png", "data": "iVBORw0"}]
+    assert r.outputs == [
+        {"mime_type": "text/plain", "data": "<HTML>"},
+        {"mime_type": "image/png", "data": "iVBORw0"},
+    ]
     assert "alert" not in str(r.to_dict())
     assert any("text/html" in n and "image/svg+xml" in n for n in r.notices)
 

@@ -126,6 +126,16 @@ def test_missing_index_raises_index_missing(notes: Path, tmp_path: Path) -> None
         r.search("merge")
 
 
+def test_index_of_another_model_is_stale_not_mixed(notes: Path, tmp_path: Path) -> None:
+    NoteIndex(notes, chroma_dir=tmp_path / "c", embedder=HashingEmbedder(name="old-model")).build()
+    index = NoteIndex(notes, chroma_dir=tmp_path / "c", embedder=HashingEmbedder())
+    assert index.state()[0] == "stale"
+    with pytest.raises(IndexMissing, match="another version of the chunker or embedding model"):
+        Retriever(index).search("merge")
+    assert Retriever(index, auto_build=True).search("merge rows", k=1)[0].topic_id == "t1.tables"
+    assert index.state()[0] == "ok"
+
+
 def test_auto_build_builds_a_missing_index(notes: Path, tmp_path: Path) -> None:
     r = Retriever(NoteIndex(notes, chroma_dir=tmp_path / "auto", embedder=HashingEmbedder()), auto_build=True)
     assert r.search("elbow silhouette", k=1)[0].topic_id == "t2.clusters"

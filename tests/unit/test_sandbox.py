@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pytest
 
+from tools import _confined
 from tools import sandbox as sb
 from tools.sandbox import HOME, WORKSPACE, Bind, Sandbox, SandboxUnavailable, describe_exit
 
@@ -127,11 +128,21 @@ def test_environment_is_scrubbed_and_single_threaded(box: Sandbox, monkeypatch: 
 
 
 def test_uids_are_unique_and_released() -> None:
-    a, b = sb._UIDS.allocate(), sb._UIDS.allocate()
-    assert a != b and a >= sb._UID_RANGE[0]
-    sb._UIDS.release(a)
-    sb._UIDS.release(b)
-    assert a not in sb._UIDS._used
+    a, b = _confined._UIDS.allocate(), _confined._UIDS.allocate()
+    assert a != b and a >= _confined._UID_RANGE[0]
+    _confined._UIDS.release(a)
+    _confined._UIDS.release(b)
+    assert a not in _confined._UIDS._used
+
+
+def test_rlimits_wrap_the_command(box: Sandbox) -> None:
+    if box.prlimit is None:
+        pytest.skip("prlimit (util-linux) is not installed")
+    prefix = box._limit_prefix(with_nproc=True)
+    assert prefix[0].endswith("prlimit") and prefix[-1] == "--"
+    assert f"--as={2048 * 1024 * 1024}" in prefix and "--nproc=256" in prefix and "--core=0" in prefix
+    assert not any(p.startswith("--nproc") for p in box._limit_prefix(with_nproc=False))
+    assert box._rlimits(with_nproc=True) is None  # no preexec_fn when prlimit does it
 
 
 @pytest.mark.parametrize(

@@ -44,7 +44,11 @@ def allclose(
     if not isinstance(expected, tuple):
         return close_one(got, expected, rtol=rtol, atol=atol)
     if not isinstance(got, tuple | list) or len(got) != len(expected):
-        shape = f"a tuple of {len(expected)} ({', '.join(names)})" if names else f"a tuple of {len(expected)} values"
+        shape = (
+            f"a tuple of {len(expected)} ({', '.join(names)})"
+            if names
+            else f"a tuple of {len(expected)} values"
+        )
         return False, f"expected {shape}, got {show(got)}"
     for i, (g, e) in enumerate(zip(got, expected, strict=True)):
         ok, msg = close_one(g, e, rtol=rtol, atol=atol, label=names[i] if i < len(names) else f"item {i}")
@@ -53,7 +57,9 @@ def allclose(
     return True, ""
 
 
-def run_check(reference: Any, check: dict[str, Any], args: dict[str, Any], got: Any, expected: Any) -> tuple[bool, str]:
+def run_check(
+    reference: Any, check: dict[str, Any], args: dict[str, Any], got: Any, expected: Any
+) -> tuple[bool, str]:
     """Apply a test's check; a check that trips over a strange value fails the test, never the grader."""
     options = {k: v for k, v in check.items() if k not in ("kind", "fn")}
     try:

@@ -1,6 +1,3 @@
-import numpy as np
-
-
 def scaled_dot_product_attention(Q, K, V, mask=None):
     """Return (output, weights) of scaled dot-product attention.
 

@@ -34,7 +34,10 @@ def gen_split(seed, train_fraction=0.7, subsample=None):
 def _predictions(got, expected):
     pred = np.asarray(got)
     if pred.shape != expected.shape:
-        return None, f"expected one prediction per held-out image, shape {expected.shape}, got shape {pred.shape}"
+        return (
+            None,
+            f"expected one prediction per held-out image, shape {expected.shape}, got shape {pred.shape}",
+        )
     if pred.dtype.kind not in "iuf" or not np.all(np.isin(pred, np.arange(10))):
         return None, "predictions must be digit labels 0..9"
     return pred.astype(int), ""

@@ -1,7 +1,7 @@
-from sklearn.linear_model import LogisticRegression
+from sklearn.dummy import DummyClassifier
 
 
 def build_model():
     """Return an unfitted estimator with fit(X, y) and predict(X)."""
-    # TODO: choose (and tune) a model that reaches >= 0.95 accuracy
-    return LogisticRegression(max_iter=50)
+    # TODO: replace this baseline (it always predicts the most frequent digit) with a real model
+    return DummyClassifier()

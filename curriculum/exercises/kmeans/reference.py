@@ -81,11 +81,15 @@ def check_inertia(args, got, expected, tolerance=0.05):
     slack = 1e-9 * (1.0 + nearest)
     if np.any(d2[np.arange(len(X)), labels] > nearest + slack):
         bad = int(np.argmax(d2[np.arange(len(X)), labels] - nearest))
-        return False, (f"labels[{bad}] = {labels[bad]} but point {bad} is nearer to centroid "
-                       f"{int(d2[bad].argmin())}: recompute the labels from the final centroids")
+        return False, (
+            f"labels[{bad}] = {labels[bad]} but point {bad} is nearer to centroid "
+            f"{int(d2[bad].argmin())}: recompute the labels from the final centroids"
+        )
     inertia = float(d2[np.arange(len(X)), labels].sum())
     ref = expected["inertia"]
     if inertia > ref * (1 + tolerance) + 1e-9:
-        return False, (f"inertia {inertia:.4g} is more than {tolerance:.0%} above the reference {ref:.4g}: "
-                       "a centroid is probably stuck between blobs (try k-means++ or restarts)")
+        return False, (
+            f"inertia {inertia:.4g} is more than {tolerance:.0%} above the reference {ref:.4g}: "
+            "a centroid is probably stuck between blobs (try k-means++ or restarts)"
+        )
     return True, ""

@@ -1,6 +1,3 @@
-import numpy as np
-
-
 def sinusoidal_positional_encoding(n_positions, d_model):
     """Return the (n_positions, d_model) sinusoidal positional-encoding matrix."""
     # TODO

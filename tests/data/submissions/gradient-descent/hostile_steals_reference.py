@@ -19,7 +19,10 @@ for name in ("curriculum", "tools", "tutor"):
     for loc in (spec.submodule_search_locations or []) if spec else []:
         for dirpath, _, filenames in os.walk(loc):
             FOUND += [os.path.join(dirpath, f) for f in filenames if f in ("reference.py", "spec.yaml")]
-for path in ("/work/main/curriculum/exercises/gradient-descent/reference.py", "__REPO__/curriculum/exercises/gradient-descent/reference.py"):
+for path in (
+    "/work/main/curriculum/exercises/gradient-descent/reference.py",
+    "__REPO__/curriculum/exercises/gradient-descent/reference.py",
+):
     if os.path.exists(path):
         FOUND.append(path)
 

@@ -2,7 +2,13 @@
 import sys
 
 WROTE = []
-for path in ("__HOST_DIR__/pwned.txt", sys.prefix + "/pwned.txt", "/usr/pwned.txt", "/etc/pwned.txt", "../pwned.txt"):
+for path in (
+    "__HOST_DIR__/pwned.txt",
+    sys.prefix + "/pwned.txt",
+    "/usr/pwned.txt",
+    "/etc/pwned.txt",
+    "../pwned.txt",
+):
     try:
         with open(path, "w") as f:
             f.write("pwned")
