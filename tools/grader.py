@@ -34,7 +34,8 @@ __all__ = ["GradeReport", "Grader", "SandboxUnavailable"]
 
 log = logging.getLogger(__name__)
 HARNESS_DIR = Path(__file__).resolve().parent / "grading"
-_HARNESS_INSIDE = "/opt/grading"
+# only these two files enter a grading sandbox (read-only): the harness and the wire format
+_HARNESS_FILES = [Bind(HARNESS_DIR / name, f"/opt/grading/{name}") for name in ("harness.py", "wire.py")]
 
 
 @dataclass
@@ -101,18 +102,14 @@ class Grader:
         job = {"code": code, "entry": ex.entry, "call": ex.call,
                "tests": [{"id": i, "args": c.payload} for i, c in enumerate(cases)]}  # fmt: skip
         timeout = ex.timeout_s * self.timeout_scale
+        harness = self.sandbox.inside(_HARNESS_FILES[0])
         with self._slots:
             run = run_oneshot(
                 self.sandbox,
-                lambda fd: [
-                    self.sandbox.python,
-                    "-I",
-                    f"{self.sandbox.inside(self._harness_bind)}/harness.py",
-                    str(fd),
-                ],
+                lambda fd: [self.sandbox.python, "-I", "-B", harness, str(fd)],
                 payload=json.dumps(job).encode(),
                 timeout_s=timeout,
-                binds=[self._harness_bind],
+                binds=_HARNESS_FILES,
                 workdir=self.work_root / f"grade-{secrets.token_hex(6)}",
                 hide=self._hidden_paths(ex),
             )
@@ -120,10 +117,6 @@ class Grader:
         report.duration_s = time.monotonic() - start
         report.notices = self.sandbox.notices()
         return report
-
-    @property
-    def _harness_bind(self) -> Bind:
-        return Bind(HARNESS_DIR, _HARNESS_INSIDE)
 
     def _cases(self, ex: Exercise) -> list[_Case]:
         cases = []

@@ -25,7 +25,7 @@ from pathlib import Path
 
 from tools._kernel_process import RESET_NOTICE, KernelStartError, SandboxedKernel
 from tools._outputs import RunResult
-from tools.sandbox import INSTALL_HINT, Limits, Sandbox, SandboxUnavailable
+from tools.sandbox import INSTALL_HINT, Limits, Sandbox, SandboxUnavailable, describe_exit
 
 __all__ = ["KernelManager", "KernelStartError", "RunResult", "SandboxUnavailable"]
 
@@ -126,7 +126,9 @@ class KernelManager:
                     code_ = session.kernel.proc.popen.returncode if session.kernel.proc else None
                     session.kernel.close()
                     session.kernel = None
-                    notices.append(f"The session's kernel had stopped (exit {code_}). {RESET_NOTICE}")
+                    notices.append(
+                        f"The session's kernel had stopped ({describe_exit(code_)}). {RESET_NOTICE}"
+                    )
                 with self._slot() as ok:
                     if not ok:
                         return self._busy_result(notices)

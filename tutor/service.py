@@ -108,7 +108,13 @@ class Tutor:
         from tools.grader import Grader
 
         s = self.settings
-        return Grader(self.exercises, s.kernels_dir / "grading", sandbox=not s.unsafe_no_sandbox)
+        return Grader(
+            self.exercises,
+            s.kernels_dir / "grading",
+            sandbox=not s.unsafe_no_sandbox,
+            memory_mb=s.kernel_memory_mb,
+            max_busy=s.max_busy_kernels,
+        )
 
     @cached_property
     def registry(self) -> Any:

@@ -185,6 +185,19 @@ def test_feedback_shows_expected_vs_got_for_public_tests_only(reports: dict[str,
     assert "one step from zero" in r.feedback and "Hint:" in r.feedback
 
 
+def test_the_held_out_digits_cannot_be_looked_up(reports: dict[str, GradeReport]) -> None:
+    """sklearn ships the digits data; grading sandboxes hide it, so a lookup 'model' cannot load it."""
+    r = reports["digits-classifier/fail_looks_up_labels.py"]
+    assert all(t["message"].startswith("raised FileNotFoundError") for t in r.tests), r.tests
+
+
 def test_work_dirs_are_removed(reports: dict[str, GradeReport], env: dict[str, Any]) -> None:
     root = env["data"] / "kernels"
     assert not root.exists() or list(root.iterdir()) == []
+
+
+def test_unsafe_mode_grades_and_says_so(tmp_path: Path) -> None:
+    grader = Grader(load_exercises(), tmp_path, sandbox=False)
+    r = grader.grade("pca", (SUBMISSIONS / "pca" / "pass_svd.py").read_text())
+    assert r.passed and any("WITHOUT a sandbox" in n for n in r.notices)
+    assert list(tmp_path.iterdir()) == []
