@@ -121,6 +121,11 @@ class Settings(BaseSettings):
         return self.data_dir / "runs"
 
     @property
+    def datasets_dir(self) -> Path:
+        """Text files that training jobs submitted over HTTP may use as data."""
+        return self.data_dir / "datasets"
+
+    @property
     def models_dir(self) -> Path:
         return self.data_dir / "models"
 
@@ -140,7 +145,7 @@ class Settings(BaseSettings):
         return keys
 
     def ensure_dirs(self) -> None:
-        for d in (self.data_dir, self.kernels_dir, self.runs_dir, self.models_dir):
+        for d in (self.data_dir, self.kernels_dir, self.runs_dir, self.models_dir, self.datasets_dir):
             d.mkdir(parents=True, exist_ok=True)
 
 
