@@ -1,28 +1,26 @@
-"""HTTP API: ``/api/...`` (CONTRACT) and the OpenAI-compatible ``/v1/...``; only translation
-between HTTP and ``tutor.service.Tutor``. Errors map to ``{"error": {"code", "message"}}`` here,
-in one place; auth (API keys bound to learners) is one dependency."""
+"""HTTP API ``/api/...`` (CONTRACT); only translation between HTTP and ``tutor.service.Tutor``.
+Errors map to ``{"error": {"code", "message"}}`` here, in one place; auth (API keys bound to
+learners) is one dependency (``tutor/api_common.py``); ``/v1`` lives in ``tutor/openai_api.py``."""
 
 from __future__ import annotations
 
 import json
-import time
-import uuid
 from collections.abc import AsyncIterator, Generator
-from dataclasses import dataclass
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, FastAPI, Query, Request
-from fastapi.concurrency import run_in_threadpool
+from fastapi import APIRouter, FastAPI, Query, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, Field
 from sse_starlette import EventSourceResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from tutor.errors import BadInput, Forbidden, NotFound, TutorError, Unauthorized
+from tutor import openai_api
+from tutor.api_common import Auth, LearnerId, Principal, TutorDep, in_threadpool, primed
+from tutor.errors import BadInput, Forbidden, NotFound, TutorError
 from tutor.service import Tutor
 
-LearnerId = Annotated[str, Field(min_length=1, max_length=128, pattern=r"^[A-Za-z0-9_.@-]+$")]
+api = APIRouter(prefix="/api", tags=["tutor"])
 
 
 # --- request bodies ---
@@ -59,58 +57,6 @@ class ActiveModelIn(BaseModel):
     model_id: str = Field(min_length=1, max_length=128)
 
 
-class OpenAIMessage(BaseModel):
-    role: Literal["system", "user", "assistant", "tool", "developer"]
-    content: str | list[dict[str, Any]] | None = None
-
-
-class OpenAIChatIn(BaseModel):
-    model: str = "tutor"
-    messages: list[OpenAIMessage] = Field(min_length=1)
-    stream: bool = False
-    user: LearnerId | None = None
-    max_tokens: int | None = Field(default=None, gt=0)
-    temperature: float | None = None
-
-
-# --- auth ---
-@dataclass(frozen=True)
-class Principal:
-    learner_id: str | None  # None = admin (or no keys configured: loopback only)
-
-    def act_as(self, learner_id: str | None) -> str | None:
-        """The learner this call acts for; a learner key may only act as itself."""
-        if self.learner_id is None:
-            return learner_id
-        if learner_id is not None and learner_id != self.learner_id:
-            raise Forbidden(f"this API key belongs to learner {self.learner_id!r}, not {learner_id!r}")
-        return self.learner_id
-
-
-def tutor_of(request: Request) -> Tutor:
-    return request.app.state.tutor  # type: ignore[no-any-return]
-
-
-def principal(request: Request) -> Principal:
-    keys = tutor_of(request).settings.api_key_map
-    if not keys:
-        return Principal(None)
-    header = request.headers.get("authorization", "")
-    scheme, _, token = header.partition(" ")
-    if scheme.lower() != "bearer" or not token:
-        raise Unauthorized("send `Authorization: Bearer <API key>`; keys are set by TUTOR_API_KEYS")
-    who = keys.get(token.strip())
-    if who is None:
-        raise Unauthorized("unknown API key")
-    return Principal(None if who == "admin" else who)
-
-
-TutorDep = Annotated[Tutor, Depends(tutor_of)]
-Auth = Annotated[Principal, Depends(principal)]
-api = APIRouter(prefix="/api", tags=["tutor"])
-v1 = APIRouter(prefix="/v1", tags=["openai-compatible"])
-
-
 def _owned_job(tutor: Tutor, who: Principal, job_id: str) -> dict[str, Any]:
     job = tutor.job(job_id)
     if who.learner_id is not None and job.get("learner_id") not in (None, who.learner_id):
@@ -118,25 +64,9 @@ def _owned_job(tutor: Tutor, who: Principal, job_id: str) -> dict[str, Any]:
     return job
 
 
-async def _in_threadpool(it: Generator[Any, None, None]) -> AsyncIterator[Any]:
-    """Iterates a blocking generator off the event loop; closes it (stopping generation) when
-    the client goes away or the stream ends."""
-    try:
-        while True:
-            item = await run_in_threadpool(next, it, _END)
-            if item is _END:
-                break
-            yield item
-    finally:
-        await run_in_threadpool(it.close)
-
-
-_END = object()
-
-
 def _sse(events: Generator[dict[str, Any], None, None]) -> EventSourceResponse:
     async def gen() -> AsyncIterator[dict[str, str]]:
-        async for ev in _in_threadpool(events):
+        async for ev in in_threadpool(events):
             yield {"event": ev["event"], "data": json.dumps(ev.get("data"))}
 
     return EventSourceResponse(gen())
@@ -152,17 +82,7 @@ def chat(body: ChatIn, tutor: TutorDep, who: Auth) -> dict[str, Any]:
 @api.post("/chat/stream")
 def chat_stream(body: ChatIn, tutor: TutorDep, who: Auth) -> EventSourceResponse:
     learner = who.act_as(body.learner_id) or body.learner_id
-    events = tutor.chat_stream(learner, body.message, thread_id=body.thread_id)
-    first = next(events)  # bad input fails here, as a JSON error, before the stream starts
-
-    def all_events() -> Generator[dict[str, Any], None, None]:
-        try:
-            yield first
-            yield from events
-        finally:
-            events.close()
-
-    return _sse(all_events())
+    return _sse(primed(tutor.chat_stream(learner, body.message, thread_id=body.thread_id)))
 
 
 @api.get("/threads/{thread_id}")
@@ -294,78 +214,6 @@ def use_model(body: ActiveModelIn, tutor: TutorDep, who: Auth) -> dict[str, Any]
     return tutor.use_model(body.model_id)
 
 
-# --- /v1 (OpenAI-compatible) ---
-def _last_user_text(body: OpenAIChatIn) -> str:
-    for m in reversed(body.messages):
-        if m.role == "user":
-            if isinstance(m.content, str):
-                return m.content
-            if isinstance(m.content, list):
-                return " ".join(str(p.get("text", "")) for p in m.content if p.get("type") == "text")
-    raise BadInput("messages contain no user message")
-
-
-@v1.get("/models")
-def v1_models(tutor: TutorDep, _who: Auth) -> dict[str, Any]:
-    now = int(time.time())
-    data = [{"id": "tutor", "object": "model", "created": now, "owned_by": "tutor"}]
-    return {"object": "list", "data": data}
-
-
-@v1.post("/chat/completions", response_model=None)
-def v1_chat(body: OpenAIChatIn, request: Request, tutor: TutorDep, who: Auth) -> Any:
-    learner = who.learner_id or body.user or "openai-user"
-    text = _last_user_text(body)
-    thread_id = request.headers.get("x-tutor-thread")
-    cid, created = f"chatcmpl-{uuid.uuid4().hex[:24]}", int(time.time())
-    if not body.stream:
-        out = tutor.chat(learner, text, thread_id=thread_id)
-        return {
-            "id": cid,
-            "object": "chat.completion",
-            "created": created,
-            "model": body.model,
-            "choices": [
-                {
-                    "index": 0,
-                    "message": {"role": "assistant", "content": out["reply"]},
-                    "finish_reason": "stop",
-                }
-            ],
-            "usage": {"prompt_tokens": 0, "completion_tokens": 0, "total_tokens": 0},
-            "tutor": {"thread_id": out["thread_id"], "citations": out["citations"]},
-        }
-    events = tutor.chat_stream(learner, text, thread_id=thread_id)
-
-    def chunk(delta: dict[str, Any], finish: str | None = None) -> str:
-        return json.dumps(
-            {
-                "id": cid,
-                "object": "chat.completion.chunk",
-                "created": created,
-                "model": body.model,
-                "choices": [{"index": 0, "delta": delta, "finish_reason": finish}],
-            }
-        )
-
-    def gen() -> Generator[str, None, None]:
-        try:
-            yield chunk({"role": "assistant", "content": ""})
-            for ev in events:
-                if ev["event"] == "token":
-                    yield chunk({"content": ev["data"]})
-            yield chunk({}, "stop")
-            yield "[DONE]"
-        finally:
-            events.close()
-
-    async def sse() -> AsyncIterator[dict[str, str]]:
-        async for raw in _in_threadpool(gen()):
-            yield {"data": raw}
-
-    return EventSourceResponse(sse())
-
-
 # --- error shape, in one place ---
 def _error(status: int, code: str, message: str) -> JSONResponse:
     return JSONResponse({"error": {"code": code, "message": message}}, status_code=status)
@@ -407,4 +255,4 @@ def install(app: FastAPI) -> None:
         return {"status": "ok"}
 
     app.include_router(api)
-    app.include_router(v1)
+    app.include_router(openai_api.v1)

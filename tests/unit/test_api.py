@@ -387,3 +387,14 @@ class TestApiKeys:
             client.get(f"/api/threads/{out['tutor']['thread_id']}", headers=self.h("ak")).json()["learner_id"]
             == "ada"
         )
+
+
+@pytest.mark.parametrize("url", ["/api/chat/stream", "/v1/chat/completions"])
+def test_streams_refuse_bad_input_before_streaming(client: TestClient, url: str) -> None:
+    body = (
+        {"learner_id": "ada", "message": " "}
+        if url.startswith("/api")
+        else {"stream": True, "messages": [{"role": "user", "content": " "}]}
+    )
+    r = client.post(url, json=body)
+    assert r.status_code == 400 and r.json()["error"]["code"] == "bad_input"

@@ -10,7 +10,8 @@ import numpy as np
 import pytest
 import torch
 
-from tools.training.gpt import CHECKPOINT_DIR, GPTTrainConfig, _Batches, _ThreadTuner, lr_at, train_gpt
+from tools.training.data import Windows
+from tools.training.gpt import CHECKPOINT_DIR, GPTTrainConfig, _ThreadTuner, lr_at, train_gpt
 
 PATTERN = np.tile(np.arange(16, dtype=np.uint16), 400)  # perfectly predictable after one period
 
@@ -61,7 +62,7 @@ def test_schedule_warms_up_peaks_and_decays_to_min() -> None:
 def test_batches_shift_targets_and_mask_them() -> None:
     ids = np.arange(20)
     mask = (np.arange(20) >= 10).astype(np.uint8)
-    b = _Batches(ids, 4, mask, np.array([0, 8]))
+    b = Windows(ids, 4, mask, np.array([0, 8]))
     x, y = b.get(8, torch.Generator().manual_seed(0))
     assert set(x[:, 0].tolist()) <= {0, 8}
     for row_x, row_y in zip(x.tolist(), y.tolist(), strict=True):

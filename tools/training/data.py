@@ -76,3 +76,56 @@ def read_texts(paths: Sequence[str | Path]) -> list[str]:
             raise FileNotFoundError(f"training text {path} does not exist; pass an existing UTF-8 text file")
         texts.append(path.read_text(encoding="utf-8"))
     return texts
+
+
+class Windows:
+    """Training windows cut from a token stream (x = ids[i:i+block], y = the next tokens).
+
+    ``mask`` (0/1 per token) hides targets from the loss (-100); ``starts`` restricts windows to
+    begin at those positions (e.g. the start of each fine-tuning example). The stream is padded
+    by one block so windows near the end never index past it; padding is never a target.
+    """
+
+    def __init__(self, ids: np.ndarray, block: int, mask: np.ndarray | None, starts: np.ndarray | None):
+        import torch
+
+        if mask is not None and len(mask) != len(ids):
+            raise ValueError(f"loss mask has {len(mask)} entries but the ids have {len(ids)}")
+        self.block = min(block, len(ids) - 1)
+        if self.block < 1:
+            raise ValueError(f"need at least 2 tokens of data, got {len(ids)}")
+        pad = self.block + 1  # windows near the end wrap into padding that is never a target
+        self.data = torch.from_numpy(np.concatenate([ids.astype(np.int64), np.zeros(pad, np.int64)]))
+        keep = np.ones(len(ids), bool) if mask is None else mask.astype(bool)
+        self.keep = torch.from_numpy(np.concatenate([keep, np.zeros(pad, bool)]))
+        if starts is None:
+            self.starts = None
+            self.n = len(ids) - self.block
+        else:
+            self.starts = torch.from_numpy(np.asarray(starts, np.int64))
+            self.n = len(self.starts)
+        self.offsets = torch.arange(self.block + 1)
+
+    def get(self, batch_size: int, gen: Any) -> tuple[Any, Any]:
+        import torch
+
+        return self.at(torch.randint(self.n, (batch_size,), generator=gen))
+
+    def sweep(self, batch_size: int, max_windows: int) -> Any:
+        """Window picks covering the data once (non-overlapping; every start when starts are
+        given), thinned evenly to at most ``max_windows``, in batches."""
+        import torch
+
+        picks = torch.arange(0, self.n, self.block) if self.starts is None else torch.arange(self.n)
+        if len(picks) > max_windows:
+            picks = picks[torch.linspace(0, len(picks) - 1, max_windows).long()]
+        return torch.split(picks, batch_size)
+
+    def at(self, pick: Any) -> tuple[Any, Any]:
+        first = pick if self.starts is None else self.starts[pick]
+        idx = first[:, None] + self.offsets[None, :]
+        chunk = self.data[idx]
+        x = chunk[:, :-1]
+        y = chunk[:, 1:].clone()
+        y[~self.keep[idx[:, 1:]]] = -100
+        return x, y

@@ -26,6 +26,8 @@ from typing import Any
 
 import numpy as np
 
+from tools.training.data import Windows
+
 logger = logging.getLogger(__name__)
 
 CHECKPOINT_DIR = "checkpoint"
@@ -138,42 +140,6 @@ def lr_at(step: int, cfg: GPTTrainConfig) -> float:
     return min_lr + 0.5 * (1.0 + math.cos(math.pi * ratio)) * (cfg.lr - min_lr)
 
 
-class _Batches:
-    """Random windows of a token stream; optional loss mask and allowed start positions."""
-
-    def __init__(self, ids: np.ndarray, block: int, mask: np.ndarray | None, starts: np.ndarray | None):
-        import torch
-
-        if mask is not None and len(mask) != len(ids):
-            raise ValueError(f"loss mask has {len(mask)} entries but the ids have {len(ids)}")
-        self.block = min(block, len(ids) - 1)
-        if self.block < 1:
-            raise ValueError(f"need at least 2 tokens of data, got {len(ids)}")
-        pad = self.block + 1  # windows near the end wrap into padding that is never a target
-        self.data = torch.from_numpy(np.concatenate([ids.astype(np.int64), np.zeros(pad, np.int64)]))
-        keep = np.ones(len(ids), bool) if mask is None else mask.astype(bool)
-        self.keep = torch.from_numpy(np.concatenate([keep, np.zeros(pad, bool)]))
-        if starts is None:
-            self.starts = None
-            self.n = len(ids) - self.block
-        else:
-            self.starts = torch.from_numpy(np.asarray(starts, np.int64))
-            self.n = len(self.starts)
-        self.offsets = torch.arange(self.block + 1)
-
-    def get(self, batch_size: int, gen: Any) -> tuple[Any, Any]:
-        import torch
-
-        pick = torch.randint(self.n, (batch_size,), generator=gen)
-        first = pick if self.starts is None else self.starts[pick]
-        idx = first[:, None] + self.offsets[None, :]
-        chunk = self.data[idx]
-        x = chunk[:, :-1]
-        y = chunk[:, 1:].clone()
-        y[~self.keep[idx[:, 1:]]] = -100
-        return x, y
-
-
 class _ThreadTuner:
     """Re-picks the fastest torch thread count every ``every`` steps by timing a few steps each.
 
@@ -224,15 +190,30 @@ def _loss(model: Any, x: Any, y: Any) -> Any:
     return F.cross_entropy(logits.reshape(-1, logits.size(-1)), y.reshape(-1), ignore_index=-100)
 
 
-def _estimate(model: Any, batches: _Batches, cfg: GPTTrainConfig) -> float:
-    """Mean loss over a FIXED set of windows, so successive evaluations are comparable."""
-    import torch
+FINAL_EVAL_WINDOWS = 2000
 
-    gen = torch.Generator().manual_seed(cfg.seed + 1)
+
+def _estimate(model: Any, batches: Windows, cfg: GPTTrainConfig, final: bool = False) -> float:
+    """Mean loss over a FIXED set of random windows, so successive evaluations are comparable;
+    ``final``: over the whole validation data (up to FINAL_EVAL_WINDOWS windows), so the figure
+    a run reports is not off by the +-0.02 sampling noise of a few batches."""
+    import torch
+    import torch.nn.functional as F
+
     was_training = model.training
     model.eval()
-    total = 0.0
+    total, count = 0.0, 0
     with torch.no_grad():
+        if final:
+            for pick in batches.sweep(cfg.batch_size, FINAL_EVAL_WINDOWS):
+                x, y = batches.at(pick)
+                logits = model(input_ids=x, use_cache=False).logits
+                flat = logits.reshape(-1, logits.size(-1))
+                total += float(F.cross_entropy(flat, y.reshape(-1), ignore_index=-100, reduction="sum"))
+                count += int((y != -100).sum())
+            model.train(was_training)
+            return total / max(count, 1)
+        gen = torch.Generator().manual_seed(cfg.seed + 1)
         for _ in range(cfg.eval_iters):
             x, y = batches.get(cfg.batch_size, gen)
             total += float(_loss(model, x, y))
@@ -418,8 +399,8 @@ def _run(
 ) -> dict[str, Any]:
     import torch
 
-    train = _Batches(train_ids, cfg.block_size, train_mask, train_starts)
-    val = _Batches(val_ids, cfg.block_size, val_mask, val_starts)
+    train = Windows(train_ids, cfg.block_size, train_mask, train_starts)
+    val = Windows(val_ids, cfg.block_size, val_mask, val_starts)
     opt = _optimizer(model, cfg)
     gen = torch.Generator().manual_seed(cfg.seed)
     torch.manual_seed(cfg.seed)
@@ -470,7 +451,7 @@ def _run(
             record = {"step": step, "loss": round(last_loss, 4), "lr": lr, "tokens_per_s": round(tok_s, 1)}
         if step % cfg.eval_interval == 0 or step == cfg.max_steps:
             assert record is not None
-            val_loss = _estimate(model, val, cfg)
+            val_loss = _estimate(model, val, cfg, final=step == cfg.max_steps)
             record["val_loss"] = round(val_loss, 4)
             best = state["best_val_loss"]
             state["best_val_loss"] = val_loss if best is None else min(best, val_loss)

@@ -48,7 +48,7 @@ FULL: dict[str, Any] = {
     "pretrain": {
         "block_size": 256,
         "batch_size": 8,
-        "max_steps": 250,
+        "max_steps": 300,
         "lr": 2e-3,
         "warmup_steps": 25,
         "eval_interval": 50,
@@ -58,14 +58,14 @@ FULL: dict[str, Any] = {
     "finetune": {
         "block_size": 320,
         "batch_size": 8,
-        "max_steps": 300,
-        "lr": 1e-3,
+        "max_steps": 500,
+        "lr": 1.5e-3,
         "warmup_steps": 20,
         "eval_interval": 50,
         "eval_iters": 8,
         "dropout": 0.0,
     },
-    "examples": {"plan": 1200, "explain": 1200, "hint": 300, "text": 500},
+    "examples": {"plan": 1800, "explain": 1200, "hint": 300, "text": 500},
     "eval": {"n_plans": 200, "n_explain": 60},
 }
 TINY: dict[str, Any] = {
@@ -234,92 +234,8 @@ def build(
         "wall_s": round(time.perf_counter() - t_start, 1),
     }
     (out / "metrics.json").write_text(json.dumps(metrics, indent=1) + "\n")
+    from tutor.llm.evaluate import model_card
+
     (out / "MODEL_CARD.md").write_text(model_card(metrics))
     shutil.rmtree(work, ignore_errors=True)
     return metrics
-
-
-def _fmt(x: Any) -> str:
-    return "n/a" if x is None else str(x)
-
-
-def model_card(m: dict[str, Any]) -> str:
-    """MODEL_CARD.md from the metrics of a build."""
-    d, pre, ft, ev = m["data"], m["pretrain"], m["finetune"], m.get("eval") or {}
-    cfg = ft["config"]
-    plans = ev.get("plans", {})
-    ex = ev.get("explanations", {})
-    lat = ev.get("latency", {})
-    held = ev.get("heldout") or {}
-    lines = [
-        f"# {m['model_id']}: the tutor's own GPT",
-        "",
-        "A GPT-2-architecture model (transformers `GPT2LMHeadModel`) trained from scratch on this repository's",
-        "course notes and fine-tuned on tutoring data generated from the curriculum, notes and exercises.",
-        "Rebuild it with `tutor model build` (recipe: `tutor/llm/recipe.py`); same seed and thread count,",
-        "same weights on the same machine.",
-        "",
-        "## What it is for, and what not",
-        "",
-        "Narrow tasks in a fixed chat format (`tutor/llm/chat_format.py`): lesson plans (decoded under a",
-        "grammar of real topic ids, then validated and repaired by the rule-based planner), explanations",
-        "composed from retrieved passages (every sentence checked against them, else the notes are quoted),",
-        "and hints. It is far too small to know facts or reason: never trust its free text unchecked.",
-        "",
-        "## Data",
-        "",
-        f"- notes: {d['notes']} files (sha256 {d['notes_sha256']}), {d['notes_train']} for training; held out: "
-        f"{', '.join(d['notes_heldout']) or 'none'}",
-        f"- curriculum: `curriculum/curriculum.yaml` (sha256 {d['curriculum_sha256']})",
-        f"- pre-training tokens: {d['pretrain_tokens']}; held-out tokens: {d['heldout_tokens']}",
-        f"- fine-tuning examples: {d['finetune_examples']} ({d['finetune_tokens']} tokens; "
-        f"{d['finetune_dropped_too_long']} dropped as longer than the context)",
-        "",
-        "## Model and training",
-        "",
-        f"- tokenizer: {m['tokenizer']['kind']}, {m['tokenizer']['size']} tokens (topic ids are single tokens)",
-        f"- {cfg['n_layer']} layers, {cfg['n_head']} heads, width {cfg['n_embd']}, context {cfg['n_positions']}; "
-        f"{ft['params']:,} parameters",
-        f"- pre-training: {pre['steps']} steps, batch {pre['config']['batch_size']} x {pre['config']['block_size']}, "
-        f"lr {pre['config']['lr']}; train loss {_fmt(pre['loss'])}, held-out loss {_fmt(pre['val_loss'])}, "
-        f"{_fmt(pre['tokens_per_s'])} tokens/s",
-        f"- fine-tuning: {ft['steps']} steps, batch {cfg['batch_size']} x {cfg['block_size']}, lr {cfg['lr']}, "
-        f"loss on replies only; train loss {_fmt(ft['loss'])}, val loss {_fmt(ft['val_loss'])}",
-        f"- wall time: {m['wall_s']} s on {m['num_threads']} thread(s) (stages: {m['stage_s']}); seed {m['seed']}",
-        "",
-        "## Evaluation",
-        "",
-        f"- held-out notes: loss {_fmt(held.get('loss'))}, perplexity {_fmt(held.get('perplexity'))} "
-        f"over {_fmt(held.get('tokens'))} tokens never trained on",
-    ]
-    for level, p in plans.items():
-        lines.append(
-            f"- plans, constraint `{level}`, {p['n']} learner states: raw validity {p['raw_valid_rate']:.1%} "
-            f"(before repair), {p['valid_after_repair_rate']:.1%} after repair, identical to the planner "
-            f"{p['same_as_planner_rate']:.1%}, {p['mean_s']} s per plan"
-        )
-    if ex:
-        lines.append(
-            f"- explanations ({ex['n']} questions on held-out notes): {ex['raw_supported_share']:.1%} of the model's "
-            f"sentences supported; after the check {ex['supported_share']:.1%}; extractive fallback "
-            f"{ex['extractive_rate']:.1%}; right passage cited {ex['cites_right_passage_rate']:.1%}"
-        )
-    if lat:
-        lines.append(
-            f"- speed (CPU, 1 thread): first token {lat['first_token_s']} s, {lat['tokens']} tokens in "
-            f"{lat['answer_s']} s ({lat['tokens_per_s']} tokens/s) after a {lat['prompt_tokens']}-token prompt; "
-            f"load {ev.get('load_s')} s"
-        )
-    lines += [
-        "",
-        "`metrics.json` next to this card holds every figure and the full configuration.",
-        "",
-        "## Limits",
-        "",
-        "- Trained on ~40 notes: it writes in their style but is not a source of truth; the tutor grounds",
-        "  and checks everything it says (see `tutor/llm/tasks.py`).",
-        "- Raw plan validity with the `ids` constraint measures the model; the served `strict` constraint",
-        "  also enforces prerequisites and hours while decoding, so its validity is by construction.",
-        "",
-    ]
-    return "\n".join(lines)

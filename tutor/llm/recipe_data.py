@@ -206,7 +206,9 @@ def encode_examples(tokenizer: Any, examples: Sequence[Example], block_size: int
     Examples longer than the block are dropped (counted in ``dropped``)."""
     end_id = tokenizer.convert_tokens_to_ids(cf.END)
     prompts = [
-        "" if e.kind == "text" else cf.render([{"role": "system", "content": e.system}, {"role": "user", "content": e.user}])
+        ""
+        if e.kind == "text"
+        else cf.render([{"role": "system", "content": e.system}, {"role": "user", "content": e.user}])
         for e in examples
     ]
     enc_p = tokenizer.backend_tokenizer.encode_batch(prompts, add_special_tokens=False)
