@@ -45,7 +45,10 @@ def main(argv: list[str] | None = None) -> int:
         print(json.dumps(figures, indent=1))
         return 0
     h, lat, ex = figures["heldout"] or {}, figures["latency"], figures["explanations"]
-    print(f"model               {model_dir} ({figures['params']:,} parameters), load {figures['load_s']} s")
+    print(
+        f"model               {model_dir} ({figures['params']:,} parameters), load {figures['load_s']} s "
+        f"(first load in this process {figures['first_s']} s)"
+    )
     print(
         f"held-out notes      loss {h.get('loss')}  perplexity {h.get('perplexity')}  ({h.get('tokens')} tokens)"
     )

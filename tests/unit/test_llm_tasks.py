@@ -142,7 +142,9 @@ def test_grammar_allows_only_real_ready_topics() -> None:
     )  # mastered: review only
     assert gr.parse("m1.pandas study 61") is None and gr.parse("m1.pandas study 60") is not None
     assert gr.parse("m1.pandas study 30\nm1.pandas") is None  # no topic twice
-    assert gr.can_end("m1.pandas study 30") and not gr.can_end("m1.pandas study")
+    assert gr.can_end("m1.pandas study 50") and not gr.can_end("m1.pandas study")
+    assert not gr.can_end("m1.pandas study 30")  # 30 of 60 minutes left open: keep planning
+    assert not gr.can_end("") and not gr.can_end("m1.pandas study 50\n")
     ids = PlanGrammar(CATALOG, MASTERY, 1.0, level="ids")
     assert ids.parse("m8.gpt study 30") is not None and ids.parse("m9.nothing") is None
 
@@ -160,10 +162,11 @@ def local_llm(tmp_path_factory: pytest.TempPathFactory):  # type: ignore[no-unty
 @pytest.mark.parametrize("hours", [0.5, 3.0])
 def test_constrained_decoding_makes_even_a_random_model_write_a_valid_plan(local_llm, hours: float) -> None:  # type: ignore[no-untyped-def]
     mastery = {"m1.numpy": 0.9, "m1.pandas": 0.85, "m2.calculus": 0.4}
-    plan = gpt_plan(local_llm, CATALOG, mastery, hours, due=["m1.numpy"], max_new_tokens=60)
+    plan = gpt_plan(local_llm, CATALOG, mastery, hours, due=["m1.numpy"], max_new_tokens=300)
     assert not plan["repaired"], plan["repairs"]
     assert plan["items"] and validate_plan(CATALOG, plan["items"], mastery, hours) == []
     assert plan["model"] == "tiny"
+    assert sum(i["minutes"] for i in plan["items"]) > hours * 60 - 15  # the hours are filled
 
 
 def test_without_constraint_a_random_model_gets_repaired(local_llm) -> None:  # type: ignore[no-untyped-def]

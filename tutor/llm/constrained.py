@@ -9,7 +9,8 @@ Two levels:
 - ``"ids"``: real topic ids, real activities, a whole number of minutes, no topic twice. What is
   left to the model: prerequisites, mastery, hours.
 - ``"strict"``: also only topics whose prerequisites are mastered or already planned, reviews
-  only of due topics, minutes within the hours left. A plan decoded this way passes
+  only of due topics, minutes within the hours left, and no end while a planner block (15 min)
+  of time is left and a topic is open. A plan decoded this way passes
   ``validate_plan`` by construction; the model still chooses which topics and how long.
 
 Greedy decoding only needs the best allowed token, so candidates are checked in order of the
@@ -23,7 +24,7 @@ from collections.abc import Iterable, Mapping
 from typing import Any
 
 from curriculum.catalog import Catalog
-from curriculum.planner import ACTIVITIES, MASTERED
+from curriculum.planner import ACTIVITIES, MASTERED, MIN_BLOCK
 
 MAX_MINUTES = 240
 _PIECES: dict[int, list[str]] = {}
@@ -140,8 +141,18 @@ class PlanGrammar:
             return False
         lines, cur = parsed
         if cur:
-            return self._line(cur, lines) is not None
-        return not lines and not self.options(lines)[0]  # empty plan only when nothing is possible
+            line = self._line(cur, lines)
+            if line is None:
+                return False
+            lines = [*lines, line]
+        elif lines:
+            return False  # after a newline another line must follow
+        if self.level != "strict":
+            return True
+        # strict also fills the hours, as the planner does: the plan may end only when no topic
+        # is open or less than a planner block of time is left
+        opts, left = self.options(lines)
+        return not opts or left < MIN_BLOCK
 
 
 class PlanConstraint:

@@ -122,7 +122,9 @@ def use_tool(
     calls.append(record)
     # plots from a code run go to the live stream only (the UI shows them inline), not into
     # the checkpointed tool-call record, which stays small
-    images = [o for o in attr(result, "outputs", None) or [] if str(o.get("mime_type", "")).startswith("image/")]
+    images = [
+        o for o in attr(result, "outputs", None) or [] if str(o.get("mime_type", "")).startswith("image/")
+    ]
     emit_tool({**record, "outputs": images} if images else record)
     return result, None
 
