@@ -192,7 +192,14 @@ class SandboxedKernel:
                 out.set_error(content)
             elif kind == "status" and content.get("execution_state") == "idle":
                 break
-        self._drain_shell(msg_id)
+        reply = self._drain_shell(msg_id)
+        if reply.get("status") == "error" and not out.error:
+            # the error message itself can be lost in a print flood; the reply still says so
+            out.set_error(reply)
+        elif reply.get("status") == "aborted" and not out.error:
+            out.set_error(
+                {"ename": "Aborted", "evalue": "the kernel aborted this execution", "traceback": []}
+            )
         self.last_used = time.monotonic()
         if interrupted_at is not None:
             notice = f"Stopped at the {timeout_s:g} s time limit; variables from earlier runs are kept."
@@ -204,19 +211,22 @@ class SandboxedKernel:
         msg = self.client.session.msg("interrupt_request", content={})
         self.client.control_channel.send(msg)
 
-    def _drain_shell(self, msg_id: str) -> None:
-        """Consume the execute_reply (and stray replies) so the shell queue never grows."""
+    def _drain_shell(self, msg_id: str) -> dict[str, Any]:
+        """Consume the execute_reply (and stray replies) so the shell queue never grows; returns
+        the reply's content ({} if it did not come within a second)."""
         assert self.client is not None
+        reply: dict[str, Any] = {}
         until = time.monotonic() + 1.0
         while time.monotonic() < until:
             try:
                 msg = self.client.shell_channel.get_msg(timeout=0.1)
             except Empty:
-                break
+                continue
             if msg["parent_header"].get("msg_id") == msg_id:
+                reply = msg["content"]
                 break
         while True:  # interrupt replies (get_msgs() would block: it polls without a timeout)
             try:
                 self.client.control_channel.get_msg(timeout=0)
             except Empty:
-                return
+                return reply
