@@ -18,6 +18,7 @@ from typing import Any
 import pytest
 
 from curriculum.exercises import load_exercises
+from tests.proc_helpers import processes_with
 from tools.grader import Grader, GradeReport
 from tools.sandbox import find_bwrap
 
@@ -32,19 +33,6 @@ SUBMISSIONS = REPO / "tests" / "data" / "submissions"
 GRADED = sorted(p for p in SUBMISSIONS.glob("*/*.py") if p.name.startswith(("pass_", "fail_")))
 HOSTILE = sorted((SUBMISSIONS / "gradient-descent").glob("hostile_*.py"))
 MARKER = f"tutor-test-orphan-{uuid.uuid4().hex[:10]}"
-
-
-def _processes_with(marker: str) -> list[int]:
-    out = []
-    for entry in os.scandir("/proc"):
-        if entry.name.isdigit():
-            try:
-                with open(f"/proc/{entry.name}/cmdline", "rb") as f:
-                    if marker.encode() in f.read():
-                        out.append(int(entry.name))
-            except OSError:
-                continue
-    return out
 
 
 @pytest.fixture(scope="module")
@@ -163,7 +151,7 @@ def test_nothing_is_written_outside_and_no_network(
 def test_fork_bombs_are_capped_and_no_process_survives(reports: dict[str, GradeReport]) -> None:
     msg = _get(reports, "orphans").tests[0]["message"]
     assert "fork failed after" in msg and "BlockingIOError" in msg, msg
-    assert _processes_with(MARKER) == []
+    assert processes_with(MARKER) == []
 
 
 def test_the_grader_survives_attempts_to_kill_it(

@@ -18,6 +18,7 @@ from typing import Any
 
 import pytest
 
+from tests.proc_helpers import processes_with
 from tools.kernel import KernelManager
 from tools.sandbox import find_bwrap, processes_of
 
@@ -31,24 +32,11 @@ TIMEOUT, GRACE = 2.0, 1.0
 REPO = Path(__file__).resolve().parents[2]
 
 
-def _with_marker(marker: str) -> list[int]:
-    out = []
-    for entry in os.scandir("/proc"):
-        if entry.name.isdigit():
-            try:
-                with open(f"/proc/{entry.name}/cmdline", "rb") as f:
-                    if marker.encode() in f.read():
-                        out.append(int(entry.name))
-            except OSError:
-                continue
-    return out
-
-
 def _gone(marker: str, within: float = 3.0) -> bool:
     end = time.monotonic() + within
-    while _with_marker(marker) and time.monotonic() < end:
+    while processes_with(marker) and time.monotonic() < end:
         time.sleep(0.05)
-    return not _with_marker(marker)
+    return not processes_with(marker)
 
 
 @pytest.fixture(scope="module")
@@ -170,7 +158,7 @@ def test_fork_bombs_and_setsid_orphans_leave_no_process(km: KernelManager) -> No
     kernel = km._sessions[s].kernel
     assert kernel is not None and kernel.uid is not None
     uid = kernel.uid
-    assert _with_marker(marker) and len(processes_of(uid)) > 200  # they exist while the session lives...
+    assert processes_with(marker) and len(processes_of(uid)) > 200  # they exist while the session lives...
     km.reset(s)
     assert _gone(marker) and processes_of(uid) == []  # ...and not a single one after
 
@@ -283,7 +271,7 @@ def test_close_leaves_no_process_and_no_files(tmp_path: Path) -> None:
     code = f"import subprocess, sys\nsubprocess.Popen([sys.executable, '-c', 'import time; time.sleep(1000)', '{marker}'], start_new_session=True)"
     manager.execute(code, session_id="s")
     uids = [k.uid for k in [manager._sessions["s"].kernel, *manager._pool] if k is not None]
-    assert _with_marker(marker)
+    assert processes_with(marker)
     manager.close()
     assert _gone(marker)
     assert all(processes_of(u) == [] for u in uids if u is not None)
@@ -311,7 +299,7 @@ def test_a_crashed_tutor_leaves_no_sandbox_behind(tmp_path: Path) -> None:
     app = subprocess.Popen([sys.executable, "-c", script], stdout=subprocess.PIPE)
     try:
         assert app.stdout is not None and app.stdout.readline().strip() == b"ok"
-        assert _with_marker(marker)
+        assert processes_with(marker)
     finally:
         app.kill()
         app.wait()
