@@ -17,6 +17,7 @@ from langchain_core.language_models.fake_chat_models import GenericFakeChatModel
 from curriculum.catalog import load_catalog
 from curriculum.learner import LearnerModel
 from curriculum.store import Store
+from tools._outputs import RunResult
 from tutor.checkpoint import sqlite_checkpointer
 from tutor.conversation import Conversations
 from tutor.graph import build_graph
@@ -74,20 +75,6 @@ class FakeRetriever:
         ]
 
 
-@dataclass
-class FakeRun:
-    status: str
-    stdout: str = ""
-    stderr: str = ""
-    outputs: list[dict[str, Any]] = field(default_factory=list)
-    error: dict[str, Any] | None = None
-    duration_s: float = 0.01
-    notices: list[str] = field(default_factory=list)
-
-    def to_dict(self) -> dict[str, Any]:
-        return asdict(self)
-
-
 class FakeKernels:
     """Runs test-controlled code in-process, one namespace per session (never learner code)."""
 
@@ -96,7 +83,7 @@ class FakeKernels:
         self.sessions: dict[str | None, dict[str, Any]] = {}
         self.calls: list[tuple[str, str | None]] = []
 
-    def execute(self, code: str, session_id: str | None = None, timeout_s: float | None = None) -> FakeRun:
+    def execute(self, code: str, session_id: str | None = None, timeout_s: float | None = None) -> RunResult:
         self.calls.append((code, session_id))
         if self.fail:
             raise RuntimeError("bubblewrap is not installed; `apt-get install bubblewrap`")
@@ -106,7 +93,7 @@ class FakeKernels:
             with contextlib.redirect_stdout(out):
                 exec(compile(code, "<cell>", "exec"), ns)
         except Exception as e:
-            return FakeRun(
+            return RunResult(
                 "error",
                 out.getvalue(),
                 error={
@@ -115,7 +102,7 @@ class FakeKernels:
                     "traceback": [f"{type(e).__name__}: {e}"],
                 },
             )
-        return FakeRun("ok", out.getvalue())
+        return RunResult("ok", out.getvalue())
 
 
 @dataclass

@@ -35,7 +35,7 @@ def translate_errors() -> Iterator[None]:
         raise Forbidden(_msg(e)) from e
     except ValueError as e:
         raise BadInput(_msg(e)) from e
-    except (RuntimeError, FileNotFoundError, ImportError) as e:
+    except (RuntimeError, FileNotFoundError) as e:
         raise Unavailable(_msg(e)) from e
 
 
