@@ -89,6 +89,7 @@ def build_graph(
     learner: Any = None,
     tasks: Tasks | None = None,
     tool_calling: bool = False,
+    cards: Any = None,
 ) -> Any:
     """The compiled graph. ``learner`` defaults to ``LearnerModel(store, catalog)``; ``tasks`` to
     ``tutor.llm.tasks`` (rule-based stand-ins where missing); ``tool_calling`` turns on the agent
@@ -108,6 +109,7 @@ def build_graph(
         exercises=exercises,
         learner=learner,
         tasks=tasks or load_tasks(),
+        cards=cards,
     )
     bound = None
     if tool_calling:

@@ -87,6 +87,16 @@ class Tutor:
             return Retriever(self.index)
 
     @cached_property
+    def cards(self) -> Any:
+        """The teaching-card index (knowledge/cards), in the notes' Chroma; built when missing."""
+        from knowledge.card_index import CardIndex
+
+        with self._lock:
+            cards = CardIndex(self.index)
+            cards.build()  # incremental: a no-op when the cards did not change
+            return cards
+
+    @cached_property
     def kernels(self) -> Any:
         from tools.kernel import KernelManager
 
@@ -140,6 +150,13 @@ class Tutor:
         )
 
     @cached_property
+    def practice(self) -> Any:
+        """Practice items: listing, next item, answers (``tutor.usecases.practice``)."""
+        from tutor.usecases.practice import build_practice
+
+        return build_practice(self)
+
+    @cached_property
     def learner_model(self) -> Any:
         from curriculum.learner import LearnerModel
 
@@ -186,6 +203,7 @@ class Tutor:
             catalog=self.catalog,
             exercises=self.exercises,
             learner=self.learner_model,
+            cards=self.cards,
             # native tool calling only where a bigger backend really has it; the local GPT uses
             # the structured paths (intent classifier + nodes)
             tool_calling=self.settings.llm_backend == "openai" and supports_tools(self.llm),
@@ -200,7 +218,13 @@ class Tutor:
         with translate_errors(), self._lock:
             summary = self.index.build(rebuild=rebuild, progress=progress)
             self.__dict__.pop("retriever", None)  # reload BM25 over the new chunks
-        return {k: getattr(summary, k) for k in ("chunks", "added", "removed", "seconds")}
+            from knowledge.card_index import CardIndex
+
+            cards = CardIndex(self.index).build(rebuild=rebuild)
+            self.__dict__.pop("cards", None)
+        out = {k: getattr(summary, k) for k in ("chunks", "added", "removed", "seconds")}
+        out["card_entries"] = cards["cards"]
+        return out
 
     def search(
         self, query: str, k: int = 5, topic_id: str | None = None, module: str | None = None
@@ -344,6 +368,7 @@ class Tutor:
 
         steps: list[tuple[str, Callable[[], object]]] = [
             ("retriever", lambda: self.retriever.search("warm up", k=1)),
+            ("cards", lambda: self.cards.search("warm up", k=1)),
             ("intent classifier", get_classifier),
             ("conversations", lambda: self.conversations),
             ("kernels", lambda: self.kernels),

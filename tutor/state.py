@@ -35,6 +35,12 @@ class TutorState(TypedDict, total=False):
     current_topic: str | None
     """Topic id of the last explanation, exercise or plan step: the default for follow-ups."""
 
+    last_card: str | None
+    """Id of the teaching card the last explanation used: "why?", "show me in code" go on from it."""
+
+    check_item: str | None
+    """Practice item behind the last explanation's "Check yourself" (what "quiz me" asks), if any."""
+
     current_exercise: str | None
     """Exercise id the learner is working on; "grade this" without an id grades against it."""
 

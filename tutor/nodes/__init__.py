@@ -12,6 +12,7 @@ import logging
 import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
+from functools import cached_property
 from typing import Any
 
 from curriculum.catalog import Catalog
@@ -30,6 +31,16 @@ class Tasks:
     gpt_plan: Callable[..., dict[str, Any]]
 
 
+class NoCards:
+    """No teaching cards: every question is answered from the notes."""
+
+    def search(self, *args: Any, **kwargs: Any) -> list[Any]:
+        return []
+
+    def cards(self) -> dict[str, Any]:
+        return {}
+
+
 @dataclass
 class Services:
     """Everything the nodes call; built once by ``build_graph`` from the services passed in."""
@@ -46,12 +57,29 @@ class Services:
     tasks: Tasks
     exercise_titles: dict[str, str] = field(default_factory=dict)
     exercise_entries: dict[str, str] = field(default_factory=dict)
+    cards: Any = None  # knowledge.card_index.CardIndex; None: no cards (answers come from the notes)
 
     def __post_init__(self) -> None:
         self.exercise_titles = {ex_id: str(getattr(ex, "title", "")) for ex_id, ex in self.exercises.items()}
         self.exercise_entries = {
             ex_id: str(getattr(ex, "entry", "") or "") for ex_id, ex in self.exercises.items()
         }
+
+    @cached_property
+    def explainer(self) -> Any:
+        """The explain use case over the cards and the notes (``tutor.usecases.explain``)."""
+        from tutor.usecases.explain import Explainer
+
+        def prerequisites(topic_id: str) -> list[str]:
+            t = self.catalog.topics.get(topic_id)
+            return list(t.prerequisites) if t else []
+
+        return Explainer(
+            self.cards if self.cards is not None else NoCards(),
+            self.retriever,
+            self.topic_title,
+            prerequisites,
+        )
 
     def topic_title(self, topic_id: str | None) -> str:
         t = self.catalog.topics.get(topic_id or "")

@@ -10,74 +10,52 @@ from curriculum.planner import MASTERED, plan_lesson, validate_plan
 from tutor import prompts as P
 from tutor.intent import is_next_request
 from tutor.nodes import Services, Update, attr, last_human_text, use_tool
-from tutor.nodes import fallbacks as fb
+from tutor.usecases.explain import Learner, follow_up_kind
 
 log = logging.getLogger(__name__)
-SEARCH_K = 4
-_FOLLOW_UP = re.compile(r"\b(it|this|that|these|those|example|more|again|elaborate|why)\b", re.I)
 
 
 # --- explain ---
 def explain_node(svc: Services, state: dict[str, Any]) -> Update:
+    """A follow-up ("why?", "show me in code", "simpler", "more") goes on from the thread's last
+    card; anything else is a new question, answered from the cards or the notes."""
     question = last_human_text(state)
-    current = state.get("current_topic")
-    follow_up = (
-        current
-        and len(question.split()) <= 8
-        and _FOLLOW_UP.search(question)
-        and not mentioned_topics(svc, question)
-    )
-    if not follow_up:
-        return explain(svc, state, question)
-    # "give me an example of that" is about the last question: search with it, within its topic
-    humans = [m for m in state.get("messages") or [] if getattr(m, "type", "") == "human"]
-    before = humans[-2].content if len(humans) > 1 and isinstance(humans[-2].content, str) else ""
-    query = f"{before} {question}".strip() if "```" not in before else question
-    return explain(svc, state, question, topic_id=current, query=query)
-
-
-def explain(
-    svc: Services, state: dict[str, Any], question: str, topic_id: str | None = None, query: str | None = None
-) -> Update:
-    """Retrieve, answer grounded in the passages, cite topic and section, suggest what to do next."""
+    kind = follow_up_kind(question)
+    learner = Learner(svc.store.get_mastery(state.get("learner_id", "")))
     calls: list[dict[str, Any]] = []
-    query = query or question
-    args: dict[str, Any] = {"query": query, "k": SEARCH_K, **({"topic_id": topic_id} if topic_id else {})}
-    passages, err = use_tool(calls, "search_notes", args, lambda: svc.retriever.search(**args))
-    if topic_id and not err and not passages:  # nothing in that topic: search everywhere
-        passages, err = use_tool(
+    answer = None
+    if kind and state.get("last_card"):
+        answer, err = use_tool(
             calls,
-            "search_notes",
-            {"query": query, "k": SEARCH_K},
-            lambda: svc.retriever.search(query, k=SEARCH_K),
+            "follow_up",
+            {"kind": kind, "card_id": state.get("last_card")},
+            lambda: svc.explainer.follow_up(
+                kind, state.get("last_card"), state.get("current_topic"), learner
+            ),
         )
-    if err:
-        reply = f"I couldn't search the course notes just now: {err}. Try again in a moment."
-        return {"reply": reply, "tool_calls": calls}
-    if not passages:
-        return {"reply": P.EXPLAIN_NO_PASSAGES, "tool_calls": calls}
-    try:
-        exp = svc.tasks.explain(svc.llm, query, passages)
-    except Exception as e:  # the model failed: quote the notes instead of leaving the learner empty-handed
-        log.warning("explain task failed (%s); quoting the notes", e)
-        exp = fb.explain(svc.llm, query, passages)
-    text = str(attr(exp, "text") or "").strip() or fb.explain(svc.llm, query, passages).text
-    citations = _citations(attr(exp, "citations") or [], passages)
-    top = citations[0]["topic_id"]
-    sources = "; ".join(f"{svc.topic_title(c['topic_id'])} — {c['source']}" for c in citations[:2])
-    parts = [text, P.EXPLAIN_SOURCES.format(sources=sources), suggest_next(svc, state, top)]
-    return {"reply": "\n\n".join(parts), "citations": citations, "tool_calls": calls, "current_topic": top}
+    if answer is None:
+        if kind and not state.get("last_card") and state.get("current_topic"):
+            question = f"{question} {svc.topic_title(state.get('current_topic'))}"
+        answer, err = use_tool(
+            calls, "explain", {"question": question}, lambda: svc.explainer.answer(question, learner)
+        )
+        if err:
+            reply = f"I couldn't search the course notes just now: {err}. Try again in a moment."
+            return {"reply": reply, "tool_calls": calls}
+    calls[-1]["summary"] = f"{answer.kind} {answer.card_id or ''} score {answer.score:.2f}".replace("  ", " ")
+    return render_answer(svc, state, answer, calls)
 
 
-def _citations(raw: list[Any], passages: list[Any]) -> list[dict[str, Any]]:
-    """``{"topic_id", "source"}`` dicts from whatever the task returned, best first, no duplicates;
-    the top passage when the task cited nothing."""
-    out: list[dict[str, Any]] = []
-    for c in list(raw) or passages[:1]:
-        item = {"topic_id": attr(c, "topic_id"), "source": attr(c, "source")}
-        if item["topic_id"] and item not in out:
-            out.append(item)
-    return out or [{"topic_id": attr(passages[0], "topic_id"), "source": attr(passages[0], "source")}]
+def render_answer(svc: Services, state: dict[str, Any], answer: Any, calls: list[dict[str, Any]]) -> Update:
+    """The state update for a composed answer (with a suggestion of what to do next)."""
+    out: Update = {"reply": answer.text, "tool_calls": calls}
+    if answer.topic_id:
+        out["reply"] = f"{answer.text}\n\n{suggest_next(svc, state, answer.topic_id)}"
+        out["current_topic"] = answer.topic_id
+    out["citations"] = [c.to_dict() for c in answer.citations]
+    out["last_card"] = answer.card_id
+    out["check_item"] = answer.check_item
+    return out
 
 
 def passed_exercises(svc: Services, learner_id: str) -> set[str]:
