@@ -50,7 +50,7 @@ def state(rig: Rig, thread: str = "t1") -> dict[str, Any]:
 @pytest.mark.parametrize(
     ("message", "intent", "expect", "tools"),
     [
-        ("what is broadcasting in numpy?", "explain", "knowledge/notes/m1.numpy.md", ["search_notes"]),
+        ("what is broadcasting in numpy?", "explain", "](notes/m1.numpy#overview)", ["explain"]),
         ("make me a study plan for 2 hours", "plan", "Here's your plan for 2 h", ["make_plan"]),
         ("```python\nprint(6 * 7)\n```", "run_code", "42", ["run_code"]),
         (WRONG, "grade", "Not yet: 0/2 tests", ["grade_exercise"]),
@@ -73,11 +73,15 @@ def test_each_route_replies(rig: Rig, message: str, intent: str, expect: str, to
 
 def test_explain_cites_topic_and_section_and_suggests_an_exercise(rig: Rig) -> None:
     out = turn(rig, "what is broadcasting in numpy?")
-    assert out["citations"][0] == {"topic_id": "m1.numpy", "source": "knowledge/notes/m1.numpy.md#overview"}
+    assert out["citations"][0] == {
+        "topic_id": "m1.numpy",
+        "source": "knowledge/notes/m1.numpy.md#overview",
+        "section": "Overview",  # the section title as written in the note
+    }
+    assert "[NumPy › Overview](notes/m1.numpy#overview)" in out["reply"]
     assert "numpy-col-means" in out["reply"] or "numpy-double" in out["reply"]
-    follow = turn(rig, "can you give an example of that?")
-    assert rig.retriever.queries[-1] == "what is broadcasting in numpy? can you give an example of that?"
-    assert follow["tool_calls"][0]["args"]["topic_id"] == "m1.numpy"  # searched within the last topic
+    follow = turn(rig, "can you give an example of that?")  # no card to go on: ask within the topic
+    assert follow["tool_calls"][0]["args"]["topic_id"] == "m1.numpy"
     assert follow["citations"][0]["topic_id"] == "m1.numpy"
 
 
@@ -124,7 +128,7 @@ def test_model_task_failures_fall_back(tmp_path: Path) -> None:
         raise RuntimeError("model file missing")
 
     r = Rig(tmp_path, tasks=Tasks(explain=broken, hint=broken, gpt_plan=broken))
-    assert "From the notes on NumPy" in r.conv.chat("ann", "what is broadcasting in numpy?", "a")["reply"]
+    assert "From the notes on **Overview**" in r.conv.chat("ann", "what is broadcasting in numpy?", "a")["reply"]
     plan = r.conv.chat("ann", "plan 1 hour", "a")["reply"]
     assert "1. Study NumPy" in plan and r.store.get_plan("ann")["model"] == "rules"
     r.conv.chat("ann", "give me numpy-double", "a")

@@ -171,3 +171,34 @@ def test_learner_concept_questions_route_to_explain() -> None:
 )
 def test_concept_questions_about_training_do_not_start_jobs(question: str) -> None:
     assert classify(question).intent == "explain"
+
+
+def test_questions_are_not_taken_for_commands() -> None:
+    """tests/data/routing.tsv: concept questions that mention training, plans, grading or running,
+    and real commands; at least 97% must be routed right."""
+    import csv
+
+    from curriculum.exercises import load_exercises
+
+    titles = {e.id: e.title for e in load_exercises().values()}
+    path = Path(__file__).resolve().parents[1] / "data" / "routing.tsv"
+    rows = list(csv.DictReader(path.open(encoding="utf-8"), delimiter="\t"))
+    assert len(rows) >= 150
+    misses = [
+        (r["text"], r["intent"], got.intent)
+        for r in rows
+        if (got := classify(r["text"].replace("\\n", "\n"), titles)).intent != r["intent"]
+    ]
+    assert 1 - len(misses) / len(rows) >= 0.97, misses
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "my training loss is nan after a few steps, why?",
+        "train only the adapter weights instead of the full model, how does that work?",
+        "how should I plan a train/validation/test split",
+    ],
+)
+def test_the_reported_misroutes_are_answered(text: str) -> None:
+    assert classify(text).intent == "explain"

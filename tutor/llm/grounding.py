@@ -1,7 +1,8 @@
 """Is a sentence supported by the passages it cites? Token overlap, no model needed.
 
-A sentence counts as supported when most of its content words occur in a cited passage AND most
-of its word pairs do too: the second test catches a small model's favourite failure, real note
+A sentence counts as supported when most of its content words occur in a cited passage in the
+passage's order, it does not loop ("a model is a model is a model"), AND most of its word pairs
+occur in the passage too: the second test catches a small model's favourite failure, real note
 words stitched into a new (wrong) claim. Limits: it cannot tell a negated copy ("is not") from
 the original when the rest overlaps, and paraphrase by a larger model can fail it (then the
 caller falls back to quoting the notes, which is the safe side).
@@ -77,17 +78,32 @@ def support(sentence: str, passages: Sequence[str], allowed: Sequence[int] = ())
         return Support(False, None, 0.0, 0.0)
     bigrams = list(zip(ws, ws[1:], strict=False))
     best = Support(False, None, 0.0, 0.0)
+    trigrams = list(zip(ws, ws[1:], ws[2:], strict=False))
+    if len(set(trigrams)) < len(trigrams) or len(set(cw)) < 0.6 * len(cw):
+        return best  # "a model is a model is a model": a loop, not a claim
     for n, text in enumerate(passages, 1):
         if allowed and n not in allowed:
             continue
         pw = words(text)
-        pset, pbig = set(pw), set(zip(pw, pw[1:], strict=False))
-        uni = sum(w in pset for w in cw) / len(cw)
+        pbig = set(zip(pw, pw[1:], strict=False))
+        # content words must come in the passage's order, not just occur somewhere in it
+        uni = in_order(cw, [w for w in pw if w not in STOPWORDS and len(w) > 1]) / len(cw)
         bi = sum(b in pbig for b in bigrams) / len(bigrams) if bigrams else uni
         cand = Support(uni >= MIN_UNIGRAM and bi >= MIN_BIGRAM, n, uni, bi)
         if (cand.supported, cand.unigram + cand.bigram) > (best.supported, best.unigram + best.bigram):
             best = cand
     return best
+
+
+def in_order(seq: Sequence[str], passage: Sequence[str]) -> int:
+    """Length of the longest common subsequence of ``seq`` and ``passage`` (word order kept)."""
+    prev = [0] * (len(passage) + 1)
+    for a in seq:
+        cur = [0]
+        for j, b in enumerate(passage, 1):
+            cur.append(prev[j - 1] + 1 if a == b else max(prev[j], cur[j - 1]))
+        prev = cur
+    return prev[-1]
 
 
 def question_score(sentence: str, question: str) -> float:

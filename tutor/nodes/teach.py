@@ -10,6 +10,7 @@ from curriculum.planner import MASTERED, plan_lesson, validate_plan
 from tutor import prompts as P
 from tutor.intent import is_next_request
 from tutor.nodes import Services, Update, attr, last_human_text, use_tool
+from tutor.nodes.confirm import ask
 from tutor.usecases.explain import Learner, follow_up_kind
 
 log = logging.getLogger(__name__)
@@ -34,10 +35,11 @@ def explain_node(svc: Services, state: dict[str, Any]) -> Update:
             ),
         )
     if answer is None:
-        if kind and not state.get("last_card") and state.get("current_topic"):
-            question = f"{question} {svc.topic_title(state.get('current_topic'))}"
+        # a follow-up with no card to go on stays within the thread's topic
+        within = state.get("current_topic") if kind else None
+        args = {"question": question, **({"topic_id": within} if within else {})}
         answer, err = use_tool(
-            calls, "explain", {"question": question}, lambda: svc.explainer.answer(question, learner)
+            calls, "explain", args, lambda: svc.explainer.answer(question, learner, topic_id=within)
         )
         if err:
             reply = f"I couldn't search the course notes just now: {err}. Try again in a moment."
@@ -132,6 +134,13 @@ def plan_node(svc: Services, state: dict[str, Any]) -> Update:
         out["reply"] = P.PLAN_NONE + "\n\n" + out["reply"]
         return out
     goal = goal_text(text)
+    if plan and not str(state.get("intent_source") or "").startswith("rule:"):
+        # the classifier guessed "plan": replacing the learner's plan is worth a question first
+        towards = f" towards {goal}" if goal else ""
+        return ask(
+            {"kind": "plan", "hours": parse_hours(text), "goal": goal or None},
+            f"Replace your current plan with a new {parse_hours(text):g}-hour plan{towards}?",
+        )
     return make_plan(svc, state, parse_hours(text), goal or None)
 
 

@@ -8,6 +8,7 @@ from typing import Any
 
 from tutor import prompts as P
 from tutor.nodes import Services, Update, attr, emit_text, last_human_text, use_tool
+from tutor.nodes.confirm import ask
 from tutor.nodes.teach import mentioned_topics
 
 CHAT_MAX_STEPS = 200  # a job started from chat should finish in minutes on a laptop CPU
@@ -85,8 +86,26 @@ def train_node(svc: Services, state: dict[str, Any]) -> Update:
         return job_status(svc, state, _job_id_in(text))
     if _START.search(text):
         kind, params = parse_request(svc, text)
+        if not str(state.get("intent_source") or "").startswith("rule:"):  # the classifier guessed
+            return ask({"kind": "train", "job_kind": kind, "params": params}, describe_request(kind, params))
         return start_job(svc, state, kind, params)
     return job_status(svc, state, _job_id_in(text))
+
+
+def describe_request(kind: str, params: dict[str, Any]) -> str:
+    """ "Start a GPT fine-tune on the notes, 200 steps?" for a confirmation question."""
+    if kind == "sklearn":
+        return f"Train a {params['estimator'].replace('_', ' ')} on the {params['dataset'].replace('_', ' ')} dataset?"
+    data = params.get("data")
+    on = (
+        "the notes"
+        if data == "notes"
+        else "the notes on " + ", ".join(data)
+        if isinstance(data, list)
+        else str(data)
+    )
+    how = "from scratch" if params.get("base") == "scratch" else "fine-tune"
+    return f"Start a GPT {how} on {on}, {params.get('max_steps', CHAT_MAX_STEPS)} steps?"
 
 
 def _job_id_in(text: str) -> str | None:
