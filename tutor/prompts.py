@@ -89,6 +89,7 @@ EXERCISE_SOCRATIC = (
     "I won't hand you the solution to `{exercise_id}` — working it out is what makes it stick. "
     "Here's a hint instead: {hint}"
 )
+EXERCISE_HINT = "Here's a hint for `{exercise_id}`: {hint}"
 EXERCISE_SOCRATIC_NEXT = (
     "Next step: {step} Then send your attempt with \"grade this\" and I'll point at what's left."
 )

@@ -121,8 +121,9 @@ def citation_md(citation: dict[str, Any], titles: dict[str, str]) -> str:
     source = str(citation.get("source") or "")
     anchor = source.partition("#")[2] or None
     label = titles.get(topic, topic)
-    if anchor:
-        label += " › " + anchor.replace("-", " ")
+    section = str(citation.get("section") or "")  # the section title as written in the note
+    if section or anchor:
+        label += " › " + (section or str(anchor).replace("-", " "))
     label = label.replace("[", "(").replace("]", ")")
     return f"[{label}]({note_link(topic, anchor)})"
 

@@ -194,7 +194,8 @@ def test_hints_never_carry_code_blocks(tmp_path: Path) -> None:
     for msg in ("give me numpy-double", WRONG, "just give me the solution to numpy-double"):
         reply = r.conv.chat("ann", msg, "t")["reply"]
         assert "return 2*x" not in reply
-    assert "I won't hand you the solution" in reply and "code left out" in reply
+    # the model's hint was code only: unreadable once stripped, so the rule-based hint is used
+    assert "I won't hand you the solution" in reply and "```" not in reply and "look at what" in reply
     r.close()
 
 
@@ -318,3 +319,26 @@ def test_agent_loop_is_capped(tmp_path: Path) -> None:
 def test_grade_finds_the_exercise_from_the_function_the_code_defines(rig: Rig) -> None:
     out = turn(rig, "grade this\n```python\ndef col_means(rows):\n    return [2.0, 3.0]\n```")
     assert "All tests of `numpy-col-means` pass" in out["reply"]
+
+
+def test_asking_for_a_hint_gets_a_hint_not_a_refusal(rig: Rig) -> None:
+    turn(rig, "give me numpy-double")
+    reply = turn(rig, "can I have a hint?")["reply"]
+    assert reply.startswith("Here's a hint for `numpy-double`") and "won't hand you" not in reply
+
+
+@pytest.mark.parametrize(
+    ("text", "ok"),
+    [
+        ("Look at what `test_double_two` expects and multiply the input by the right factor.", True),
+        ("Hint: return 0.0.0.0.0.0 for the test", False),
+        ("Look at the test `flow, and cos for the test `flow.", False),
+        ("the the the model is a model is a model", False),
+        ("Think about bananas and weather forecasts in spring.", False),  # not about the exercise
+    ],
+)
+def test_model_hints_must_be_readable_and_relevant(text: str, ok: bool) -> None:
+    from tutor.nodes.practice import readable_hint
+
+    ex = type("Ex", (), {"title": "Double a number", "statement": "Return the input multiplied by two."})()
+    assert readable_hint(text, ex, [{"name": "test_double_two"}]) is ok

@@ -195,7 +195,14 @@ def make_hint(
     *,
     wants_solution: bool = False,
 ) -> str:
-    """The model's hint without code blocks; the grader's or a rule-based hint when that fails."""
+    """The exercise author's hint (for the first failing test, else for the exercise); the
+    model's hint only where there is none and it passes ``readable_hint``; else the grader's or a
+    rule-based one. Never code."""
+    from tutor.llm.tasks import _authored_hint, template_hint
+
+    first = str(failing[0].get("name", "")) if failing else ""
+    if _authored_hint(ex, first):
+        return strip_code_blocks(template_hint(ex, failing), P.CODE_REMOVED)
     try:
         try:
             raw = svc.tasks.hint(svc.llm, ex, failing, wants_solution=wants_solution)
@@ -206,9 +213,27 @@ def make_hint(
         log.warning("hint task failed: %s", e)
         text = ""
     text = _REFUSAL.sub("", text).strip()  # the reply says that itself
-    if len(text) < 10:
+    if not readable_hint(text, ex, failing):
         text = strip_code_blocks(str(grader_hint or ""), P.CODE_REMOVED) or fb.hint(svc.llm, ex, failing)
     return text
+
+
+def readable_hint(text: str, ex: Any, failing: list[dict[str, Any]]) -> bool:
+    """A model hint a learner can read: whole words, no loops or broken code marks, and about
+    this exercise (shares a content word with its statement, title or failing tests)."""
+    from tutor.llm.grounding import content_words, words
+
+    ws = words(text)
+    if len(content_words(text)) < 5 or text.count("`") % 2 or re.search(r"(\.\d){3,}|\.{4,}", text):
+        return False
+    trigrams = list(zip(ws, ws[1:], ws[2:], strict=False))
+    if len(set(trigrams)) < len(trigrams):
+        return False
+    about = " ".join(
+        [str(attr(ex, "title", "")), str(attr(ex, "statement", ""))]
+        + [str(f.get("name", "")) for f in failing]
+    )
+    return bool(set(content_words(text)) & set(content_words(about)))
 
 
 def _did_you_mean(svc: Services, ex_id: str) -> str:
@@ -220,6 +245,12 @@ def _did_you_mean(svc: Services, ex_id: str) -> str:
         if near
         else 'Say "list exercises" to see them all.'
     )
+
+
+_WANTS_SOLUTION = re.compile(
+    r"\b(solution|solve (it|this)|(the )?answer|do it for me|write (the|it|my)|complete code|full code|paste|give up)\b",
+    re.I,
+)
 
 
 # --- exercise ---
@@ -235,7 +266,7 @@ def exercise_node(svc: Services, state: dict[str, Any]) -> Update:
         if not ex_id:
             return {"reply": P.GRADE_WHICH.format(example=next(iter(sorted(svc.exercises)), "numpy-basics"))}
         failures = state.get("last_failures", []) if ex_id == state.get("current_exercise") else []
-        return socratic(svc, ex_id, failures)
+        return socratic(svc, ex_id, failures, wants_solution=bool(_WANTS_SOLUTION.search(text)))
     if named:
         return show_exercise(svc, named)
     topics = mentioned_topics(svc, text)
@@ -282,12 +313,15 @@ def show_exercise(svc: Services, ex_id: str) -> Update:
     }
 
 
-def socratic(svc: Services, ex_id: str, failures: list[dict[str, Any]]) -> Update:
-    """Asked for a solution: a hint and a concrete next step, never the code."""
+def socratic(
+    svc: Services, ex_id: str, failures: list[dict[str, Any]], wants_solution: bool = True
+) -> Update:
+    """Asked for help: a hint and a concrete next step, never the code (asked for the solution
+    itself, the reply says first that it won't give it)."""
     ex = svc.exercises.get(ex_id)
     if ex is None:
         return {"reply": P.GRADE_UNKNOWN.format(exercise_id=ex_id, error=_did_you_mean(svc, ex_id))}
-    hint = make_hint(svc, ex, failures, wants_solution=True)
+    hint = make_hint(svc, ex, failures, wants_solution=wants_solution)
     if failures:
         step = f"make `{failures[0]['name']}` pass first."
     else:
@@ -297,8 +331,9 @@ def socratic(svc: Services, ex_id: str, failures: list[dict[str, Any]]) -> Updat
             if names
             else "write the first line: what goes in, what comes out?"
         )
+    lead = P.EXERCISE_SOCRATIC if wants_solution else P.EXERCISE_HINT
     reply = (
-        P.EXERCISE_SOCRATIC.format(exercise_id=ex_id, hint=hint)
+        lead.format(exercise_id=ex_id, hint=hint)
         + "\n\n"
         + P.EXERCISE_SOCRATIC_NEXT.format(step=step[0].upper() + step[1:])
     )

@@ -282,9 +282,7 @@ class Explainer:
         query = re.sub(r"```.*?```", " ", question, flags=re.S).strip() or question
         passages = self.retriever.search(query, k=4, **({"topic_id": topic_id} if topic_id else {}))
         topics = list(dict.fromkeys(str(_get(p, "topic_id")) for p in passages))
-        hits: list[CardHit] = self.cards.search(
-            question if len(question) < 600 else query, k=8, top_topic=topics[0] if topics else None
-        )
+        hits: list[CardHit] = self.cards.search(query[:600], k=8, top_topic=topics[0] if topics else None)
         best = pick_card(hits, topics, self.threshold)
         if best is not None:
             return self.from_card(best.card, learner, passages, score=best.score)
