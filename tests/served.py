@@ -41,6 +41,7 @@ DEFAULT_ENV = {
     "GRADIO_ANALYTICS_ENABLED": "False",
     "MPLBACKEND": "Agg",
     "TUTOR_NOTES_DIR": str(REPO / "tests" / "data" / "sample_notes"),
+    "TUTOR_CARDS_DIR": str(REPO / "tests" / "data" / "sample_cards"),
 }
 
 

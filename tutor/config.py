@@ -40,6 +40,9 @@ class Settings(BaseSettings):
     )
     chroma_url: str | None = Field(default=None, description="Chroma server URL; default embedded Chroma.")
     notes_dir: Path = Field(default=REPO_ROOT / "knowledge" / "notes", description="Course notes to index.")
+    cards_dir: Path = Field(
+        default=REPO_ROOT / "knowledge" / "cards", description="Teaching cards to index (one YAML file per topic)."
+    )
 
     # chat model
     llm_backend: Literal["local", "openai", "fake"] = Field(default="local", description="Chat backend.")
@@ -90,7 +93,7 @@ class Settings(BaseSettings):
         default=1_000_000, ge=1_000, description="Largest HTTP request body accepted."
     )
 
-    @field_validator("data_dir", "notes_dir", mode="after")
+    @field_validator("data_dir", "notes_dir", "cards_dir", mode="after")
     @classmethod
     def _absolute(cls, v: Path) -> Path:
         return v.expanduser().resolve()

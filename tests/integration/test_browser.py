@@ -86,7 +86,12 @@ def test_chat_streams_an_answer_with_a_citation(page: Any) -> None:
     box.press("Enter")
     link = page.locator("#chatbot a[href*='notes/t1.arrays']").first
     link.wait_for(timeout=120_000)  # the first answer loads the embedding model and builds the index
-    assert "search_notes" in page.locator("#chatbot").inner_text()  # the tool call, as a step
+    assert "explain" in page.locator("#chatbot").inner_text()  # the tool call, as a step
+    # the answer came from the authored card: its maths is rendered by KaTeX, its code as a code block
+    page.locator("#chatbot .katex").first.wait_for(timeout=30_000)
+    assert page.locator("#chatbot pre code").filter(has_text="np.arange(3)").count() >= 1
+    chat_text = page.locator("#chatbot").inner_text()
+    assert "Check yourself" in chat_text and "$(3, 1)$" not in chat_text  # no raw TeX delimiters shown
     href = link.get_attribute("href")
     note = page.request.get(page.url.rstrip("/") + "/" + href.lstrip("/").split("#")[0])
     assert note.ok and "Broadcasting" in note.text()

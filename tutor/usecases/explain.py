@@ -118,9 +118,9 @@ def section_title(heading_path: str) -> str:
 
 
 def _link(c: Citation, topic_title: str) -> str:
-    path = c.source.replace("knowledge/notes/", "").replace(".md", "")
+    anchor = c.source.partition("#")[2]
     label = f"{topic_title} › {c.section}" if c.section else topic_title
-    return f"[{label.replace('[', '(').replace(']', ')')}](notes/{path})"
+    return f"[{label.replace('[', '(').replace(']', ')')}](notes/{c.topic_id}{'#' + anchor if anchor else ''})"
 
 
 def sources_line(citations: Sequence[Citation], titles: Callable[[str], str]) -> str:
