@@ -142,7 +142,7 @@ def test_data_file_checks(registry: ModelRegistry, notes: Path, tmp_path: Path) 
     with pytest.raises(ValueError, match="is not UTF-8 text"):
         gpt(registry, notes, {"data": str(binary), "base": "scratch"})
     corpus = write_corpus(tmp_path / "corpus.txt")
-    with pytest.raises(ValueError, match="outside the allowed folders"):
+    with pytest.raises(PermissionError, match="training files must be inside"):
         gpt(registry, notes, {"data": str(corpus), "base": "scratch"}, data_roots=[tmp_path / "uploads"])
     gpt(registry, notes, {"data": str(corpus), "base": "scratch"}, data_roots=[tmp_path])
 

@@ -163,6 +163,8 @@ def _data(
 ) -> dict[str, Any]:
     if isinstance(data, str) and data != "notes":
         path = Path(data).expanduser()
+        if roots and not path.is_absolute():  # "shakespeare.txt" means the first allowed folder's file
+            path = Path(roots[0]) / path
         if path.is_file() or "/" in data or path.suffix.lower() in (".txt", ".md", ".text"):
             return _data_file(path, roots)  # a path (also one that does not exist: a clear error there)
     if notes_dir is None or not Path(notes_dir).is_dir():
@@ -196,12 +198,15 @@ def _data(
 
 def _data_file(path: Path, roots: Sequence[str | Path] | None) -> dict[str, Any]:
     path = path.resolve()
+    if roots is not None and not any(path.is_relative_to(Path(r).resolve()) for r in roots):
+        # checked before anything else, so a refusal says nothing about which files exist
+        raise PermissionError(
+            f"training files must be inside {', '.join(map(str, roots))} (got {path}); copy the file there first"
+        )
     if not path.is_file():
         raise ValueError(
             f"data file {path} does not exist; data is 'notes', a list of topic ids, or a path to a UTF-8 text file"
         )
-    if roots is not None and not any(path.is_relative_to(Path(r).resolve()) for r in roots):
-        raise ValueError(f"data file {path} is outside the allowed folders ({', '.join(map(str, roots))})")
     size = path.stat().st_size
     if size == 0 or size > MAX_DATA_BYTES:
         raise ValueError(f"data file {path} has {size} bytes; expected 1..{MAX_DATA_BYTES} bytes of text")
