@@ -274,15 +274,25 @@ def _main(argv: list[str]) -> int:  # pragma: no cover - a maintainer's command
             cards.extend(parse_cards(path))
         except CardFormatError as e:
             problems.append(str(e))
-    problems += validate(cards)
+    try:
+        from curriculum.practice import load_items
+
+        practice_ids: set[str] | None = {item.id for item in load_items()}
+    except Exception:  # noqa: BLE001 - the practice items are checked by their own command
+        practice_ids = None
+    problems += validate(cards, practice_ids=practice_ids)
     if run:
         from tools.kernel import KernelManager
 
         with tempfile.TemporaryDirectory() as tmp, KernelManager(tmp, pool_size=1, max_timeout_s=60) as km:
+            last = ""
             for c in cards:
                 if c.example_code is None:
                     continue
-                r = km.execute(runner_code(c), session_id="cards", timeout_s=30)
+                if last and last != c.topic_id:  # one kernel per topic (memory), one at a time
+                    km.reset(last)
+                last = c.topic_id
+                r = km.execute(runner_code(c), session_id=c.topic_id, timeout_s=30)
                 if r.status != "ok":
                     problems.append(f"{c.path.name}:{c.id}: example failed: {r.error or r.stderr[:300]}")
                 elif not output_matches(c.example_code[1], r.stdout):

@@ -73,6 +73,20 @@ def threads_belong_to_one_learner(s: Store) -> None:
     assert [t["thread_id"] for t in s.list_threads("ada")] == ["t-1"]
 
 
+def guests_are_renamed_with_their_progress(store: Store) -> None:
+    """A guest who picks a name keeps attempts, mastery and threads; an existing name is refused."""
+    store.ensure_learner("guest-1a2b3c")
+    store.set_mastery("guest-1a2b3c", "m1.numpy", 0.7)
+    store.add_thread("t-guest", "guest-1a2b3c", "numpy")
+    store.ensure_learner("bob")
+    with pytest.raises(ValueError, match="already exists"):
+        store.rename_learner("guest-1a2b3c", "bob")
+    store.rename_learner("guest-1a2b3c", "ada-renamed")
+    assert store.get_mastery("ada-renamed") == {"m1.numpy": 0.7}
+    assert store.thread_owner("t-guest") == "ada-renamed"
+    assert "guest-1a2b3c" not in store.list_learners()
+
+
 STORE_CHECKS: list[Callable[[Store], None]] = [
     attempts_are_per_learner,
     mastery_upserts,
@@ -80,4 +94,5 @@ STORE_CHECKS: list[Callable[[Store], None]] = [
     jobs_round_trip,
     models_and_kv,
     threads_belong_to_one_learner,
+    guests_are_renamed_with_their_progress,
 ]

@@ -99,6 +99,17 @@ def test_chat_streams_an_answer_with_a_citation(page: Any) -> None:
     assert "broadcasting" in page.locator("#threads input").input_value().lower()
 
 
+def test_a_newcomer_types_a_question_and_presses_enter_at_once(page: Any) -> None:
+    """No name picked: the newcomer is a guest; the box is editable only once the app is ready,
+    so Enter pressed as soon as it can be typed into is never lost."""
+    box = page.locator("#chat-input textarea")
+    box.fill("What are the broadcasting rules?")  # waits until the box is editable, then types
+    box.press("Enter")
+    page.locator("#chatbot a[href*='notes/t1.arrays']").first.wait_for(timeout=120_000)
+    assert "pick or type your name" not in page.locator("body").inner_text()
+    assert page.locator("#learner input").input_value().startswith("guest-")
+
+
 def test_run_code_shows_the_plot_then_grade(page: Any) -> None:
     pick_learner(page, "browser-bea")
     open_tab(page, "Code")

@@ -25,9 +25,15 @@ def test_most_cards_have_runnable_examples() -> None:
     assert len(RUNNABLE) >= 150
 
 
+_last_topic: list[str] = []
+
+
 @pytest.mark.parametrize("card", RUNNABLE, ids=[c.id for c in RUNNABLE])
 def test_card_example_prints_what_the_card_says(kernels: KernelManager, card: Card) -> None:
     assert card.example_code is not None
+    if _last_topic and _last_topic[-1] != card.topic_id:  # one kernel per topic, one at a time
+        kernels.reset(_last_topic[-1])
+    _last_topic.append(card.topic_id)
     result = kernels.execute(runner_code(card), session_id=card.topic_id, timeout_s=30)
     assert result.status == "ok", f"{card.id}: {result.error or result.stderr[:500]}"
     assert output_matches(card.example_code[1], result.stdout), (
