@@ -16,6 +16,18 @@ from curriculum.catalog import Catalog
 MASTERED = 0.8  # mastery at or above this counts as known
 ACTIVITIES = ("review", "study", "practice")
 MIN_BLOCK, MAX_BLOCK, REVIEW_BLOCK = 15, 60, 15
+LAB = "lab"  # a guided lab (curriculum/labs) on the topic; added to plans by schedule_labs
+
+
+def practice_topic_ids(practice_topics: Iterable[str] | None, catalog: Catalog) -> set[str]:
+    """Topics a "practice" activity may name: those with practice items (``curriculum/practice``)
+    unless given; every topic when no practice files exist at all (older checkouts)."""
+    if practice_topics is not None:
+        return set(practice_topics)
+    from curriculum.practice import bundled_practice
+
+    have = {item.topic_id for item in bundled_practice().values()}
+    return have or set(catalog.topics)
 
 
 @dataclass(frozen=True)
@@ -64,12 +76,15 @@ def plan_lesson(
     hours: float,
     goal_topics: Iterable[str] = (),
     due_reviews: Iterable[str] = (),
+    practice_topics: Iterable[str] | None = None,
 ) -> Plan:
     """Due reviews first (at most a quarter of the time), then unmastered topics in prerequisite
-    order (restricted to the goal and its prerequisites when a goal is given) until time runs out."""
+    order (restricted to the goal and its prerequisites when a goal is given) until time runs out.
+    A topic is "study" below 0.3 mastery, else "practice" (its practice items) when it has items."""
     if not 0 < hours <= 40:
         raise ValueError(f"hours must be in (0, 40], got {hours}")
     goal_topics = [g for g in goal_topics if g in catalog.topics]
+    practicable = practice_topic_ids(practice_topics, catalog)
     budget = int(hours * 60)
     items: list[PlanItem] = []
     used = 0
@@ -89,7 +104,7 @@ def plan_lesson(
             break
         p = mastery.get(t, 0.0)
         minutes = min(_block(catalog.topics[t].minutes, p), left)
-        items.append(PlanItem(t, "study" if p < 0.3 else "practice", minutes))
+        items.append(PlanItem(t, "practice" if p >= 0.3 and t in practicable else "study", minutes))
         planned.add(t)
         used += minutes
     if goal_topics:
@@ -105,10 +120,16 @@ def plan_lesson(
 
 
 def validate_plan(
-    catalog: Catalog, items: Iterable[Mapping[str, Any]], mastery: Mapping[str, float], hours: float
+    catalog: Catalog,
+    items: Iterable[Mapping[str, Any]],
+    mastery: Mapping[str, float],
+    hours: float,
+    practice_topics: Iterable[str] | None = None,
 ) -> list[str]:
     """Problems with a plan (empty list = valid): unknown ids, duplicates, bad activities or
-    minutes, a topic before its prerequisites, more time than the learner has."""
+    minutes, "practice" on a topic without practice items, a topic before its prerequisites,
+    more time than the learner has."""
+    practicable = practice_topic_ids(practice_topics, catalog)
     problems: list[str] = []
     seen: set[str] = set()
     total = 0
@@ -117,8 +138,10 @@ def validate_plan(
         if tid not in catalog.topics:
             problems.append(f"item {n}: unknown topic id {tid!r}")
             continue
-        if act not in ACTIVITIES:
-            problems.append(f"item {n}: activity {act!r} is not one of {ACTIVITIES}")
+        if act not in ACTIVITIES and act != LAB:
+            problems.append(f"item {n}: activity {act!r} is not one of {(*ACTIVITIES, LAB)}")
+        elif act == "practice" and tid not in practicable:
+            problems.append(f"item {n}: {tid} has no practice items; use 'study'")
         if not isinstance(minutes, int) or minutes <= 0:
             problems.append(f"item {n}: minutes must be a positive integer, got {minutes!r}")
         else:
@@ -137,3 +160,21 @@ def validate_plan(
     if total > hours * 60:
         problems.append(f"plan takes {total} minutes but the learner has {hours * 60:.0f}")
     return problems
+
+
+def schedule_labs(
+    items: Iterable[Mapping[str, Any]], labs_by_topic: Mapping[str, str]
+) -> list[dict[str, Any]]:
+    """A plan's items with the first "practice" item of each topic that has an unfinished lab
+    (``{topic_id: lab_id}``) turned into a ``"lab"`` item carrying ``lab_id``; each lab once.
+    Minutes and order stay, so the plan stays valid."""
+    out: list[dict[str, Any]] = []
+    used: set[str] = set()
+    for item in items:
+        new = dict(item)
+        lab_id = labs_by_topic.get(str(new.get("topic_id")))
+        if new.get("activity") == "practice" and lab_id and lab_id not in used:
+            new.update(activity=LAB, lab_id=lab_id)
+            used.add(lab_id)
+        out.append(new)
+    return out

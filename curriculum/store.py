@@ -35,7 +35,7 @@ from sqlalchemy import (
 from sqlalchemy.engine import Engine
 
 log = logging.getLogger(__name__)
-SCHEMA_VERSION = 2
+SCHEMA_VERSION = 4
 
 metadata = MetaData()
 schema_version = Table("schema_version", metadata, Column("version", Integer, nullable=False))
@@ -120,6 +120,41 @@ threads = Table(
     Column("created", String(40), nullable=False),
 )
 kv = Table("kv", metadata, Column("key", String(128), primary_key=True), Column("value", JSON))
+practice_answers = Table(  # added in v3: one row per answered practice item
+    "practice_answers",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("learner_id", String(128), nullable=False, index=True),
+    Column("item_id", String(128), nullable=False),
+    Column("topic_id", String(128), nullable=False),
+    Column("correct", Boolean, nullable=False),
+    Column("answer", Text),  # what the learner sent, capped (see add_practice_answer)
+    Column("details", JSON),
+    Column("at", String(40), nullable=False),
+)
+
+lab_runs = Table(  # added in v4: one row per learner and lab started
+    "lab_runs",
+    metadata,
+    Column("learner_id", String(128), primary_key=True),
+    Column("lab_id", String(128), primary_key=True),
+    Column("current_step", String(128)),
+    Column("job_id", String(64)),  # the training job a train_job step started
+    Column("started", String(40), nullable=False),
+    Column("updated", String(40), nullable=False),
+)
+lab_steps = Table(  # added in v4: the latest verdict per learner, lab and step
+    "lab_steps",
+    metadata,
+    Column("learner_id", String(128), primary_key=True),
+    Column("lab_id", String(128), primary_key=True),
+    Column("step_id", String(128), primary_key=True),
+    Column("passed", Boolean, nullable=False),
+    Column("ever_passed", Boolean, nullable=False),
+    Column("message", Text),
+    Column("attempts", Integer, nullable=False),
+    Column("updated", String(40), nullable=False),
+)
 
 JOB_FIELDS = {"status", "progress", "metrics", "error", "model_id", "artifacts", "logs_tail", "pid"}
 
@@ -140,8 +175,21 @@ def _v2_display_name(conn: Connection) -> None:
     conn.execute(text("ALTER TABLE learners ADD COLUMN display_name VARCHAR(200)"))
 
 
+def _v3_practice_answers(conn: Connection) -> None:
+    practice_answers.create(conn, checkfirst=True)
+
+
+def _v4_labs(conn: Connection) -> None:
+    lab_runs.create(conn, checkfirst=True)
+    lab_steps.create(conn, checkfirst=True)
+
+
 # _MIGRATIONS[v] upgrades a database at version v-1 to version v.
-_MIGRATIONS: dict[int, Callable[[Connection], None]] = {2: _v2_display_name}
+_MIGRATIONS: dict[int, Callable[[Connection], None]] = {
+    2: _v2_display_name,
+    3: _v3_practice_answers,
+    4: _v4_labs,
+}
 
 
 class Store:
@@ -193,6 +241,20 @@ class Store:
                     insert(learners).values(id=learner_id, created=now_iso(), display_name=display_name)
                 )
 
+    def rename_learner(self, old: str, new: str) -> None:
+        """Move everything of learner ``old`` to the new id ``new`` in one transaction (a guest
+        who picks a name keeps their progress). Refused when ``new`` already has a record."""
+        with self._tx() as conn:
+            if conn.execute(select(learners.c.id).where(learners.c.id == new)).first() is not None:
+                raise ValueError(f"learner {new!r} already exists; pick another name")
+            if conn.execute(select(learners.c.id).where(learners.c.id == old)).first() is None:
+                raise LookupError(f"no learner {old!r}")
+            conn.execute(insert(learners).values(id=new, created=now_iso()))
+            for table in metadata.sorted_tables:
+                if "learner_id" in table.c:
+                    conn.execute(update(table).where(table.c.learner_id == old).values(learner_id=new))
+            conn.execute(learners.delete().where(learners.c.id == old))
+
     def list_learners(self) -> list[str]:
         with self.engine.connect() as conn:
             return [r.id for r in conn.execute(select(learners.c.id).order_by(learners.c.id))]
@@ -240,6 +302,82 @@ class Store:
         self._upsert(
             mastery, {"learner_id": learner_id, "topic_id": topic_id}, {"p": p, "updated": now_iso()}
         )
+
+    # --- practice answers ---
+    def add_practice_answer(
+        self, learner_id: str, item_id: str, topic_id: str, correct: bool, answer: str,
+        details: dict[str, Any] | None = None,
+    ) -> None:  # fmt: skip
+        self.ensure_learner(learner_id)
+        row = {"learner_id": learner_id, "item_id": item_id, "topic_id": topic_id, "correct": bool(correct),
+               "answer": answer[:4000], "details": details, "at": now_iso()}  # fmt: skip
+        with self._tx() as conn:
+            conn.execute(insert(practice_answers).values(**row))
+
+    def practice_answers(self, learner_id: str, topic_id: str | None = None) -> list[dict[str, Any]]:
+        """A learner's answers, oldest first: ``{"item_id", "topic_id", "correct", "at"}``."""
+        q = select(practice_answers).where(practice_answers.c.learner_id == learner_id)
+        if topic_id is not None:
+            q = q.where(practice_answers.c.topic_id == topic_id)
+        with self.engine.connect() as conn:
+            rows = conn.execute(q.order_by(practice_answers.c.id))
+            return [{k: r._mapping[k] for k in ("item_id", "topic_id", "correct", "at")} for r in rows]
+
+    # --- guided labs (curriculum/labs) ---
+    def touch_lab(self, learner_id: str, lab_id: str, **fields: Any) -> None:
+        """Start or update a learner's run of a lab (``current_step``, ``job_id``)."""
+        unknown = set(fields) - {"current_step", "job_id"}
+        if unknown:
+            raise ValueError(f"unknown lab fields {sorted(unknown)}")
+        self.ensure_learner(learner_id)
+        ts = now_iso()
+        keys = {"learner_id": learner_id, "lab_id": lab_id}
+        with self._tx() as conn:
+            cond = [lab_runs.c.learner_id == learner_id, lab_runs.c.lab_id == lab_id]
+            if conn.execute(select(lab_runs.c.lab_id).where(*cond)).first():
+                conn.execute(update(lab_runs).where(*cond).values(updated=ts, **fields))
+            else:
+                conn.execute(insert(lab_runs).values(**keys, started=ts, updated=ts, **fields))
+
+    def record_lab_step(self, learner_id: str, lab_id: str, step_id: str, passed: bool, message: str) -> bool:
+        """Save a step's verdict; returns True when this is the step's FIRST pass (evidence)."""
+        self.touch_lab(learner_id, lab_id)
+        cond = [
+            lab_steps.c.learner_id == learner_id,
+            lab_steps.c.lab_id == lab_id,
+            lab_steps.c.step_id == step_id,
+        ]
+        with self._tx() as conn:
+            row = conn.execute(select(lab_steps.c.ever_passed, lab_steps.c.attempts).where(*cond)).first()
+            values = {"passed": bool(passed), "message": message[:4000], "updated": now_iso()}
+            if row is None:
+                conn.execute(insert(lab_steps).values(learner_id=learner_id, lab_id=lab_id, step_id=step_id,
+                                                      ever_passed=bool(passed), attempts=1, **values))  # fmt: skip
+                return bool(passed)
+            conn.execute(update(lab_steps).where(*cond).values(
+                ever_passed=bool(row.ever_passed or passed), attempts=row.attempts + 1, **values))  # fmt: skip
+            return bool(passed and not row.ever_passed)
+
+    def lab_progress(self, learner_id: str, lab_id: str | None = None) -> list[dict[str, Any]]:
+        """The learner's labs, most recently worked on first: ``{"lab_id", "current_step",
+        "job_id", "started", "updated", "steps": {step_id: {"passed", "ever_passed", "message",
+        "attempts", "updated"}}}``."""
+        q = select(lab_runs).where(lab_runs.c.learner_id == learner_id)
+        qs = select(lab_steps).where(lab_steps.c.learner_id == learner_id)
+        if lab_id is not None:
+            q, qs = q.where(lab_runs.c.lab_id == lab_id), qs.where(lab_steps.c.lab_id == lab_id)
+        with self.engine.connect() as conn:
+            runs = [dict(r._mapping) for r in conn.execute(q.order_by(lab_runs.c.updated.desc()))]
+            steps = [dict(r._mapping) for r in conn.execute(qs)]
+        out = []
+        for run in runs:
+            mine = {s["step_id"]: {k: s[k] for k in ("passed", "ever_passed", "message", "attempts", "updated")}
+                    for s in steps if s["lab_id"] == run["lab_id"]}  # fmt: skip
+            out.append(
+                {k: run[k] for k in ("lab_id", "current_step", "job_id", "started", "updated")}
+                | {"steps": mine}
+            )
+        return out
 
     # --- review cards (FSRS state as JSON) ---
     def get_card(self, learner_id: str, topic_id: str) -> dict[str, Any] | None:

@@ -27,6 +27,14 @@ sys.path.insert(0, str(REPO / "scripts"))
 KEY = REPO / "tests" / "data" / "answer_key.tsv"
 
 
+def _pct(values: list[float], q: float) -> float:
+    """Nearest-rank percentile (the first question, which loads the models, is left out)."""
+    if not values:
+        return 0.0
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, max(0, round(q / 100 * len(ordered) + 0.5) - 1))]
+
+
 def run(rows: list[dict[str, str]], show: bool) -> dict[str, Any]:
     from answer_score import score
     from eval_agent import make_tutor
@@ -36,7 +44,13 @@ def run(rows: list[dict[str, str]], show: bool) -> dict[str, Any]:
         results = []
         for n, row in enumerate(rows):
             t0 = time.perf_counter()
-            out = tutor.conversations.chat(f"eval-answers-{n}", row["question"])
+            first: float | None = None
+            out: dict[str, Any] = {}
+            for ev in tutor.conversations.stream(f"eval-answers-{n}", row["question"]):
+                if ev["event"] == "token" and first is None:
+                    first = time.perf_counter() - t0
+                elif ev["event"] == "done":
+                    out = ev["data"]
             s = score(out["reply"], row["key_points"], row["topic_id"], out["citations"])
             kind = next(
                 (
@@ -64,6 +78,7 @@ def run(rows: list[dict[str, str]], show: bool) -> dict[str, Any]:
                         "",
                     ),
                     "seconds": round(time.perf_counter() - t0, 3),
+                    "first_token_s": round(first if first is not None else time.perf_counter() - t0, 3),
                 }
             )
             if show:
@@ -80,6 +95,8 @@ def run(rows: list[dict[str, str]], show: bool) -> dict[str, Any]:
         "readable": round(sum(not r["raw_tex"] for r in results) / n, 4),
         "length_ok": round(sum(40 <= r["words"] <= 450 for r in results) / n, 4),
         "from_cards": round(sum(bool(r["card"]) for r in results) / n, 4),
+        "first_token_p50_s": _pct([r["first_token_s"] for r in results[1:] or results], 50),
+        "first_token_p95_s": _pct([r["first_token_s"] for r in results[1:] or results], 95),
         "results": results,
     }
 
@@ -123,6 +140,7 @@ def main(argv: list[str] | None = None) -> int:
         "from_cards",
     ):
         print(f"| {k} | {report[k]:.1%} |")
+    print(f"| first token p50 / p95 | {report['first_token_p50_s']} s / {report['first_token_p95_s']} s |")
     return 0
 
 

@@ -128,6 +128,10 @@ class Sandbox:
             "OMP_NUM_THREADS": "1",
             "MKL_NUM_THREADS": "1",
             "NUMEXPR_NUM_THREADS": "1",
+            # glibc reserves a 64 MiB malloc arena per thread, which counts against RLIMIT_AS: a
+            # fresh kernel's address space drops from ~660 to ~200 MiB, and torch + transformers
+            # + chromadb (the RAG lab) fit under the 2 GiB limit (measured in a sandboxed kernel)
+            "MALLOC_ARENA_MAX": "2",
             "MPLBACKEND": "Agg",
             "PYTHONDONTWRITEBYTECODE": "1",
             "PYTHONNOUSERSITE": "1",

@@ -372,6 +372,15 @@ def model_use(model_id: str) -> None:
     typer.echo(f"active model: {model_id}", err=True)
 
 
+from tutor.cli_practice import practice as _practice  # noqa: E402 - the command lives in its own module
+
+app.command("practice")(_practice)
+
+from tutor.cli_labs import lab_app as _lab_app  # noqa: E402 - `tutor lab list|show|submit`
+
+app.add_typer(_lab_app, name="lab")
+
+
 def main() -> None:
     try:
         app()

@@ -3,9 +3,10 @@
 ::
 
     START -> classify -> announce -> explain | plan | run_code | grade | exercise | train
-                                     | progress | review | chitchat | agent <-> tools -> respond -> END
+                                     | progress | review | quiz | chitchat | agent <-> tools -> respond -> END
 
-``classify`` uses rules + a small classifier (``tutor/intent.py``); ``announce`` puts the results
+``classify`` uses rules + a small classifier (``tutor/intent.py``); while a practice question
+waits (``pending_item``) the message goes to ``quiz`` as its answer unless it is a new request; ``announce`` puts the results
 of training jobs that finished since the last turn before the reply; ``respond`` writes the reply
 as the thread's AI message. When ``tool_calling`` is on and the model can bind tools, messages no
 rule recognises go to the ``agent`` node instead, which calls the same actions as tools.
@@ -29,8 +30,11 @@ from tutor import prompts as P
 from tutor.intent import IntentResult, classify, rule_intent
 from tutor.nodes import Services, Tasks, Update, emit_text, last_human_text, load_tasks
 from tutor.nodes.chitchat import chitchat_node
+from tutor.nodes.confirm import answers_pending, confirm_node
+from tutor.nodes.labs import lab_node
 from tutor.nodes.practice import exercise_node, grade_node, run_node
-from tutor.nodes.progress import progress_node, review_node
+from tutor.nodes.progress import progress_node
+from tutor.nodes.quiz import quiz_node, review_walk_node, takes_answer
 from tutor.nodes.teach import explain_node, plan_node
 from tutor.nodes.training import announce_finished, train_node
 from tutor.state import TutorState
@@ -38,7 +42,19 @@ from tutor.state import TutorState
 log = logging.getLogger(__name__)
 
 Route = Literal[
-    "explain", "plan", "run_code", "grade", "exercise", "train", "progress", "review", "chitchat", "agent"
+    "explain",
+    "plan",
+    "run_code",
+    "grade",
+    "exercise",
+    "train",
+    "progress",
+    "review",
+    "chitchat",
+    "agent",
+    "quiz",
+    "confirm",
+    "lab",
 ]
 HANDLERS: dict[str, tuple[Callable[[Services, dict[str, Any]], Update], str, str]] = {
     # node: (action, what it was doing, what the learner can do when it breaks)
@@ -49,8 +65,11 @@ HANDLERS: dict[str, tuple[Callable[[Services, dict[str, Any]], Update], str, str
     "exercise": (exercise_node, "finding that exercise", 'Say "list exercises" to see them all.'),
     "train": (train_node, "handling the training job", 'Say "job status" to check on your jobs.'),
     "progress": (progress_node, "collecting your progress", "Try again in a moment."),
-    "review": (review_node, "preparing your review", 'Try "review" again in a moment.'),
+    "review": (review_walk_node, "preparing your review", 'Try "review" again in a moment.'),
+    "quiz": (quiz_node, "checking your answer", 'Say "quiz me" to try again, or "stop".'),
     "chitchat": (chitchat_node, "answering", 'Ask me about a topic, or say "what\'s next?".'),
+    "confirm": (confirm_node, "doing what you confirmed", "Ask again in a moment."),
+    "lab": (lab_node, "opening the lab", 'Open the Code tab\'s Labs picker, or say "list labs".'),
 }
 
 
@@ -90,6 +109,8 @@ def build_graph(
     tasks: Tasks | None = None,
     tool_calling: bool = False,
     cards: Any = None,
+    practice: Any = None,
+    labs: Any = None,
 ) -> Any:
     """The compiled graph. ``learner`` defaults to ``LearnerModel(store, catalog)``; ``tasks`` to
     ``tutor.llm.tasks`` (rule-based stand-ins where missing); ``tool_calling`` turns on the agent
@@ -110,6 +131,8 @@ def build_graph(
         learner=learner,
         tasks=tasks or load_tasks(),
         cards=cards,
+        practice=practice,
+        labs=labs,
     )
     bound = None
     if tool_calling:
@@ -119,6 +142,12 @@ def build_graph(
 
     def classify_node(state: TutorState) -> Update:
         text = last_human_text(state)
+        if state.get("pending_action"):  # "Start a GPT fine-tune ...? yes/no"
+            if answers_pending(text) is not None:
+                return {"intent": "confirm", "intent_source": "rule:confirm", "exercise_id": None, "code": None}
+        pending = state.get("pending_item")  # a practice question waits: this message may answer it
+        if pending and takes_answer(text, pending):
+            return {"intent": "quiz", "intent_source": "rule:pending-item", "exercise_id": None, "code": None}
         try:
             res = classify(text, svc.exercise_titles, review_pending=bool(state.get("review_topic")))
         except Exception:  # a broken classifier must not stop the turn: rules, else a safe default
@@ -130,7 +159,10 @@ def build_graph(
         if intent == "run_code" and state.get("current_exercise") and _is_submission(text):
             intent, ex_id = "grade", state.get("current_exercise")
         log.debug("intent %s (%s, %.2f)", intent, res.source, res.confidence)
-        return {"intent": intent, "intent_source": res.source, "exercise_id": ex_id, "code": code}
+        out: Update = {"intent": intent, "intent_source": res.source, "exercise_id": ex_id, "code": code}
+        if state.get("pending_action"):
+            out["pending_action"] = None  # a new request drops the unconfirmed action
+        return {**out, "pending_item": None} if pending else out  # a new request drops the question
 
     def announce_node(state: TutorState) -> Update:
         try:

@@ -25,7 +25,17 @@ from typing import Any, Literal, get_args
 log = logging.getLogger(__name__)
 
 Intent = Literal[
-    "explain", "plan", "run_code", "grade", "exercise", "train", "progress", "review", "chitchat"
+    "explain",
+    "plan",
+    "run_code",
+    "grade",
+    "exercise",
+    "train",
+    "progress",
+    "review",
+    "chitchat",
+    "quiz",
+    "lab",
 ]
 INTENTS: tuple[str, ...] = get_args(Intent)
 DATA_DIR = Path(__file__).with_name("data")
@@ -71,8 +81,55 @@ _QUESTION_START = re.compile(r"^\s*(how|what|why|when|which|explain|is|are|does|
 _NEXT = re.compile(
     r"\b(what'?s|whats|what is|what)\s+next\b|\bnext (step|topic|lesson|item|task)\b|^\s*next\s*\??$", re.I
 )
+_QUIZ = re.compile(
+    r"\b(quiz|test|check|examine) me\b|^\s*quiz\b|\bpractice (questions?|items?|quiz)\b|"
+    r"\b(ask|give) me (a |some |another |one more )?(practice |quiz |test |check )?questions?\b",
+    re.I,
+)
+_DIAGNOSE = re.compile(r"\b\w+(Error|Exception|Warning)\b|\bnan\b|\btraceback\b")
+
+
+def _asks_diagnosis(prose: str) -> bool:
+    """Prose around a snippet that asks why something happens and says what ("my loss is nan
+    after a few steps, why?"), or quotes an error; "what's wrong here?" alone just runs it."""
+    from tutor.llm.grounding import content_words
+
+    said = [w for w in content_words(prose) if w not in ("wrong", "here", "code", "happening", "going")]
+    return bool(_DIAGNOSE.search(prose)) or (is_concept_question(prose) and len(said) >= 3)
+_PLAN_ASK = re.compile(
+    r"\b(study|lesson|learning|my) (plan|path|session|schedule)|\broadmap\b|\bplan (my|me|a session|\d)|"
+    r"\b\d+(\.\d+)?\s*(h|hrs?|hours?|mins?|minutes?)\b|\bwhat should i (do|study|learn)",
+    re.I,
+)
+# guided labs (tutor/nodes/labs.py): any mention of a lab, or asking where one left off
+_LAB = re.compile(r"\blabs?\b", re.I)
+_WHERE_WAS_I = re.compile(
+    r"\bwhere (was|were|did) (i|we)\b|\bpick up where\b|\b(resume|continue) where\b|\bwhere i left off\b",
+    re.I,
+)
 RATINGS = {"again": 1, "forgot": 1, "hard": 2, "good": 3, "got it": 3, "remembered": 3, "easy": 4}
 _RATING = re.compile(r"\b(" + "|".join(re.escape(r) for r in RATINGS) + r")\b", re.I)
+
+
+# a message that asks to understand something, even when it mentions training, jobs or plans
+_CONCEPT = re.compile(
+    r"\b(why|how come|how (does|do|can|would|is|are) (that|it|this|they|one|people|we|you|jobs?|\w+ing)\b(?! (going|doing))|"
+    r"what('?s| is| are| does| do| happens| causes)\b|differen(ce|t)|\bvs\.?\b|versus|mean(s|ing)?\b|explain|intuition|"
+    r"is nan|nan\b|diverg\w*|explod\w*|overfit\w*|underfit\w*|higher than|lower than|go(es)? up|in general|"
+    r"should i|is it better|instead of)",
+    re.I,
+)
+# ...unless it is about the learner's own job or run: "what's the status of my job?"
+_OWN_JOB = re.compile(
+    r"\b(status|progress|done|finished|ready|cancel\w*|stop)\b|\b(my|the|that|this) (training |fine-?tuning )?"
+    r"(job|run)s?\b|\bjob[-_][0-9a-f]{4,}\b|\b(gpt|sklearn)-[0-9a-f]{6,}\b",
+    re.I,
+)
+
+
+def is_concept_question(text: str) -> bool:
+    """A question about how or why something works, not a request about the learner's own jobs."""
+    return bool(_CONCEPT.search(text)) and not _OWN_JOB.search(text)
 
 
 @dataclass(frozen=True)
@@ -163,7 +220,12 @@ def rule_intent(
     if code is not None:
         if ex_id or _GRADE.search(prose):
             return IntentResult("grade", 1.0, "rule:code+grade", ex_id, code)
+        if "```" in text and _asks_diagnosis(prose):
+            # "my loss is nan after a few steps, why?" + a snippet: the diagnosis, not just a run
+            return IntentResult("explain", 1.0, "rule:code+question", ex_id, code)
         return IntentResult("run_code", 1.0, "rule:code", ex_id, code)
+    if _QUIZ.search(prose):  # "quiz me on attention", "test me", "check me"
+        return IntentResult("quiz", 1.0, "rule:quiz", ex_id)
     if _GRADE.search(prose) and not _QUESTION_START.search(prose) or re.match(r"\s*grade\b", prose, re.I):
         return IntentResult("grade", 1.0, "rule:grade-words", ex_id)
     if re.match(r"\s*(please\s+|pls\s+|can you\s+)?(re)?run (this|it|that|my)\b", prose, re.I):
@@ -173,6 +235,12 @@ def rule_intent(
     )
     if ex_id and about_exercise and not _JOB_WORDS.search(prose):
         return IntentResult("exercise", 1.0, "rule:exercise-id", ex_id)
+    if (_LAB.search(prose) or _WHERE_WAS_I.search(prose)) and not _JOB_WORDS.search(prose):
+        return IntentResult("lab", 1.0, "rule:lab")  # "start the pandas lab", "where was I?"
+    if is_concept_question(prose) and (
+        _JOB_WORDS.search(prose) or _TRAIN_IMPERATIVE.search(prose) or _TRAIN_STATUS.search(prose)
+    ):  # "my training loss is nan, why?" asks for an explanation, not a job
+        return IntentResult("explain", 1.0, "rule:concept-question")
     if _JOB_WORDS.search(prose) and not re.match(r"\s*(what|why|explain)\b", prose, re.I):
         return IntentResult("train", 1.0, "rule:job-words")
     if _TRAIN_IMPERATIVE.search(prose) or _TRAIN_STATUS.search(prose):
@@ -248,6 +316,9 @@ def classify(
     if rule is not None:
         return rule
     result = model_intent(text)
+    if result.intent == "plan" and is_concept_question(text) and not _PLAN_ASK.search(text):
+        # "how should I plan a train/test split" is a concept question, not a request for a study plan
+        result = IntentResult("explain", result.confidence, "model:plan-concept-question")
     if result.intent == "train" and not _TRAIN_CONFIRM.search(text):
         # "what are the challenges of training GPT" is a concept question: a job needs a clear ask
         result = IntentResult("explain", result.confidence, "model:train-without-job-words")

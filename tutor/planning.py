@@ -27,7 +27,11 @@ def make_plan(
     learner_id: str,
     hours: float,
     goal: str | None = None,
+    labs: dict[str, str] | None = None,
 ) -> dict[str, Any]:
+    """``labs`` ({topic_id: lab_id} of labs the learner has not finished) turns a practice item on
+    such a topic into a ``"lab"`` item (``curriculum.planner.schedule_labs``)."""
+    from curriculum.planner import schedule_labs
     from tutor.llm.tasks import gpt_plan
 
     if not 0 < hours <= 40:
@@ -38,6 +42,8 @@ def make_plan(
             llm, catalog, progress["mastery"], hours, goal_topics(retriever, goal), progress["due_reviews"]
         )
     )
+    if labs:
+        plan["items"] = schedule_labs(plan.get("items") or [], labs)
     plan["learner_id"] = learner_id
     plan["hours"] = hours
     if goal:

@@ -92,7 +92,7 @@ class Tutor:
         from knowledge.card_index import CardIndex
 
         with self._lock:
-            cards = CardIndex(self.index)
+            cards = CardIndex(self.index, self.settings.cards_dir)
             cards.build()  # incremental: a no-op when the cards did not change
             return cards
 
@@ -147,6 +147,9 @@ class Tutor:
             ray_address=s.ray_address,
             max_concurrent=s.max_concurrent_jobs,
             notes_dir=s.notes_dir,
+            # the one place the rule lives, for every caller (HTTP, UI, chat, agent tools, CLI):
+            # training text comes only from the datasets folder or the notes
+            data_roots=[s.datasets_dir, s.notes_dir],
         )
 
     @cached_property
@@ -155,6 +158,13 @@ class Tutor:
         from tutor.usecases.practice import build_practice
 
         return build_practice(self)
+
+    @cached_property
+    def labs(self) -> Any:
+        """Guided labs: list, notebooks, step checks, submissions (``tutor.usecases.labs``)."""
+        from tutor.usecases.labs import LabService
+
+        return LabService(self)
 
     @cached_property
     def learner_model(self) -> Any:
@@ -204,6 +214,8 @@ class Tutor:
             exercises=self.exercises,
             learner=self.learner_model,
             cards=self.cards,
+            practice=self.practice,
+            labs=self.labs,
             # native tool calling only where a bigger backend really has it; the local GPT uses
             # the structured paths (intent classifier + nodes)
             tool_calling=self.settings.llm_backend == "openai" and supports_tools(self.llm),
@@ -220,7 +232,7 @@ class Tutor:
             self.__dict__.pop("retriever", None)  # reload BM25 over the new chunks
             from knowledge.card_index import CardIndex
 
-            cards = CardIndex(self.index).build(rebuild=rebuild)
+            cards = CardIndex(self.index, self.settings.cards_dir).build(rebuild=rebuild)
             self.__dict__.pop("cards", None)
         out = {k: getattr(summary, k) for k in ("chunks", "added", "removed", "seconds")}
         out["card_entries"] = cards["cards"]
@@ -289,6 +301,7 @@ class Tutor:
                 learner_id,
                 hours,
                 goal,
+                labs=self.labs.open_by_topic(learner_id),
             )
 
     def saved_plan(self, learner_id: str) -> dict[str, Any]:
@@ -298,6 +311,28 @@ class Tutor:
                 f"learner {learner_id!r} has no plan yet; make one with POST /api/learners/{{id}}/plan"
             )
         return plan
+
+    def explain(
+        self, question: str, learner_id: str | None = None, topic_id: str | None = None
+    ) -> dict[str, Any]:
+        """The chat's explain use case without a thread (``tutor.usecases.explain``): the best
+        teaching card, else whole note paragraphs, pitched at ``learner_id``'s mastery.
+        ``{"reply", "topic_id", "citations", "kind", "card_id"}``; used by MCP."""
+        from tutor.usecases.explain import Explainer, Learner
+
+        self._check_message(question)
+        topics = self.catalog.topics
+        with translate_errors():
+            explainer = Explainer(
+                self.cards,
+                self.retriever,
+                lambda t: topics[t].title if t in topics else str(t),
+                lambda t: list(topics[t].prerequisites) if t in topics else [],
+            )
+            mastery = self.store.get_mastery(learner_id) if learner_id else {}
+            a = explainer.answer(question, Learner(mastery), topic_id=topic_id)
+            return {"reply": a.text, "topic_id": a.topic_id, "kind": a.kind, "card_id": a.card_id,
+                    "citations": [c.to_dict() for c in a.citations]}  # fmt: skip
 
     # --- chat ---
     def _check_message(self, message: str) -> None:

@@ -41,6 +41,9 @@ class TutorState(TypedDict, total=False):
     check_item: str | None
     """Practice item behind the last explanation's "Check yourself" (what "quiz me" asks), if any."""
 
+    pending_action: dict[str, Any] | None
+    """An action with a cost waiting for the learner's yes/no (``tutor/nodes/confirm.py``)."""
+
     current_exercise: str | None
     """Exercise id the learner is working on; "grade this" without an id grades against it."""
 
@@ -49,6 +52,11 @@ class TutorState(TypedDict, total=False):
 
     review_topic: str | None
     """Topic of the self-check the tutor just asked; a rating word in the next message answers it."""
+
+    pending_item: dict[str, Any] | None
+    """The practice question waiting for an answer (``tutor/nodes/quiz.py``): ``{"item_id",
+    "topic_id", "kind", "mode": "quiz"|"review", "hinted", "asked", "answered", "right", "queue",
+    "seen"}``; the next message answers it unless it is a new request. Never holds the answer."""
 
     pending_jobs: list[str]
     """Training jobs started in this thread whose result has not been announced yet."""

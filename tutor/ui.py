@@ -86,8 +86,19 @@ def _learners(tutor: Any) -> list[str]:
         return []
 
 
-def choose_learner(tutor: Any, name: str | None, request: gr.Request | None = None) -> str:
-    """Validates a picked name and records the learner; returns what the browser remembers."""
+GUEST_PREFIX = "guest-"
+
+
+def guest_id() -> str:
+    """A name for a newcomer who has not picked one; the browser keeps it (BrowserState)."""
+    return GUEST_PREFIX + uuid.uuid4().hex[:8]
+
+
+def choose_learner(
+    tutor: Any, name: str | None, request: gr.Request | None = None, previous: str | None = None
+) -> str:
+    """Validates a picked name and records the learner; returns what the browser remembers.
+    A guest who picks a new name takes their progress along (the guest id is renamed)."""
     try:
         learner_id = learner_of(name, request)
     except TutorError as e:
@@ -95,6 +106,12 @@ def choose_learner(tutor: Any, name: str | None, request: gr.Request | None = No
             gr.Warning(error_text(e))
         return ""
     try:
+        known = set(tutor.store.list_learners())
+        if previous and previous.startswith(GUEST_PREFIX) and previous != learner_id and previous in known:
+            if learner_id not in known:
+                tutor.store.rename_learner(previous, learner_id)
+                gr.Info(f"Welcome, {learner_id}: your progress as a guest is now yours under this name.")
+                return learner_id
         tutor.store.ensure_learner(learner_id)
     except Exception:  # the name still works for this session; the store logs its own trouble
         log.exception("cannot record learner %s", learner_id)
@@ -134,18 +151,21 @@ def build_ui(tutor: Any) -> gr.Blocks:
         def on_load(remembered: str | None, request: gr.Request) -> tuple[Any, ...]:
             user = getattr(request, "username", None)
             note = (request.query_params.get("note") if request else None) or None
-            picked = gr.update(value=user, interactive=False) if user else gr.update(value=remembered or None)
+            if user:
+                picked = gr.update(value=user, interactive=False)
+            else:  # a newcomer is a guest until they pick a name: their first question is answered
+                picked = gr.update(value=remembered or guest_id())
             tab = gr.Tabs(selected="learn") if note else gr.skip()
-            return picked, uuid.uuid4().hex[:12], tab, note or gr.skip()
+            return picked, uuid.uuid4().hex[:12], tab, note or gr.skip(), gr.update(interactive=True)
 
-        ui.load(on_load, [saved], [learner, tab_id, tabs, learn["topic"]], **private).then(
+        ui.load(on_load, [saved], [learner, tab_id, tabs, learn["topic"], chat["box"]], **private).then(
             None, js=SCROLL_TO_NOTE, **private
         )
 
-        def on_learner(name: str | None, request: gr.Request) -> str:
-            return choose_learner(tutor, name, request)
+        def on_learner(name: str | None, previous: str | None, request: gr.Request) -> str:
+            return choose_learner(tutor, name, request, previous)
 
-        learner.change(on_learner, learner, saved, **private).then(
+        learner.change(on_learner, [learner, saved], saved, **private).then(
             chat["handlers"].threads, [learner, chat["thread"]], chat["threads"], **private
         ).then(lambda: ([], None), None, [chat["chatbot"], chat["thread"]], queue=False, **private)
         learn_tab.select(learn_view, learner, learn_outs, **private)

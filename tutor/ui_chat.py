@@ -233,6 +233,8 @@ def build_chat_tab(tutor: Any, learner: gr.components.Component) -> dict[str, An
                     min_width=200,
                     elem_id="chat-input",
                     autofocus=True,
+                    # editable once the page has loaded (ui.load): Enter pressed earlier was lost
+                    interactive=False,
                 )
                 with gr.Column(scale=0, min_width=80):
                     send = gr.Button("Send", variant="primary", size="sm", elem_id="send")

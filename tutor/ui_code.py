@@ -11,6 +11,7 @@ import gradio as gr
 
 from tutor.errors import TutorError
 from tutor.ui_common import LATEX, error_text, escape_md, images_of, learner_of
+from tutor.ui_labs import build_labs_panel, wire_labs
 
 log = logging.getLogger(__name__)
 
@@ -160,6 +161,7 @@ def build_code_tab(tutor: Any, learner: gr.components.Component, tab_id: gr.Stat
             )
             with gr.Accordion("Public tests", open=False):
                 public = gr.Code(language="python", interactive=False, show_label=False, lines=3)
+            labs_panel = build_labs_panel(tutor)  # tutor/ui_labs.py
         with gr.Column(scale=3, min_width=300):
             editor = gr.Code(
                 value=STARTER,
@@ -223,4 +225,5 @@ def build_code_tab(tutor: Any, learner: gr.components.Component, tab_id: gr.Stat
         api_visibility="private",
     )
     reset.click(h.reset, [learner, tab_id], status, concurrency_id="code", api_visibility="private")
+    wire_labs(labs_panel, learner, tab_id, editor, (status, stdout, stderr, plots))
     return {"exercise": exercise, "editor": editor, "handlers": h}

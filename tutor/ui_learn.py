@@ -1,5 +1,6 @@
 """The Learn tab: the curriculum as modules and topics coloured by mastery (with prerequisites and
-due reviews), a mastery chart, the current lesson plan, and a note viewer that renders maths."""
+due reviews), a mastery chart, the current lesson plan, practice questions per topic with a
+"review now" queue (``tutor/ui_practice.py``), and a note viewer that renders maths."""
 
 from __future__ import annotations
 
@@ -13,6 +14,7 @@ import pandas as pd
 from tutor.errors import NotFound, TutorError
 from tutor.ui_common import LATEX, error_text, escape_md, learner_of, note_link
 from tutor.ui_notes import note_markdown
+from tutor.ui_practice import build_practice_panel
 
 log = logging.getLogger(__name__)
 
@@ -196,6 +198,7 @@ def build_learn_tab(tutor: Any, learner: gr.components.Component) -> dict[str, A
                 wrap=True,
                 elem_id="plan-table",
             )
+    practice = build_practice_panel(tutor, learner, (h.view, [cur, chart, due, plan, plan_md]))
     with gr.Accordion("Course notes", open=True, elem_id="notes"):
         topic = gr.Dropdown(label="Topic", choices=h.topic_choices(), value=None, elem_id="note-topic")
         note = gr.Markdown(
@@ -213,4 +216,4 @@ def build_learn_tab(tutor: Any, learner: gr.components.Component) -> dict[str, A
         api_visibility="private",
     ).then(h.view, learner, outs, api_visibility="private")
     topic.change(h.note, topic, note, api_visibility="private")
-    return {"view": (h.view, outs), "topic": topic, "handlers": h}
+    return {"view": (h.view, outs), "topic": topic, "handlers": h, "practice": practice}

@@ -58,6 +58,8 @@ class Services:
     exercise_titles: dict[str, str] = field(default_factory=dict)
     exercise_entries: dict[str, str] = field(default_factory=dict)
     cards: Any = None  # knowledge.card_index.CardIndex; None: no cards (answers come from the notes)
+    practice: Any = None  # tutor.usecases.practice.Practice; None: no practice items in chat
+    labs: Any = None  # tutor.usecases.labs.LabService; None: no guided labs in chat
 
     def __post_init__(self) -> None:
         self.exercise_titles = {ex_id: str(getattr(ex, "title", "")) for ex_id, ex in self.exercises.items()}

@@ -99,7 +99,7 @@ class Practice:
             return item.hint
         if item.kind == "multiple_choice":
             wrong = next(c for c in item.choices if not c.correct)
-            return f"It is not “{wrong.text}”: {wrong.feedback}"
+            return f"It is not “{wrong.text}”. Rule out the others the same way."  # its feedback may name the answer
         if item.kind == "numeric":
             return "Write the quantity as a formula first, then put the numbers in; one number is the answer."
         if item.kind == "short_answer":
@@ -109,8 +109,11 @@ class Practice:
         )
 
     # --- choosing ---
-    def next_item(self, learner_id: str, topic_id: str | None = None) -> dict[str, Any]:
-        """The next item for ``learner_id`` (public shape plus ``reason`` and ``mastery``)."""
+    def next_item(
+        self, learner_id: str, topic_id: str | None = None, *, exclude: Sequence[str] = ()
+    ) -> dict[str, Any]:
+        """The next item for ``learner_id`` (public shape plus ``reason`` and ``mastery``);
+        items in ``exclude`` (asked already in this quiz) come last."""
         mastery = self.learner.store.get_mastery(learner_id)
         if topic_id:
             self._topic(topic_id)
@@ -124,7 +127,7 @@ class Practice:
                 topic_id, reason = due_with_items[0], "review"
             else:
                 topic_id, reason = self._weakest(mastery), "weakest"
-        item = self._pick(learner_id, topic_id, mastery.get(topic_id))
+        item = self._pick(learner_id, topic_id, mastery.get(topic_id), set(exclude))
         p = mastery.get(topic_id)
         return {**item.to_public(), "reason": reason, "mastery": None if p is None else round(p, 4)}
 
@@ -141,13 +144,15 @@ class Practice:
         open_ = [t for t in frontier if mastery.get(t, 0.0) < MASTERED] or frontier or order
         return min(open_, key=lambda t: (mastery.get(t, 0.0), order.index(t)))
 
-    def _pick(self, learner_id: str, topic_id: str, p: float | None) -> PracticeItem:
+    def _pick(self, learner_id: str, topic_id: str, p: float | None, exclude: set[str]) -> PracticeItem:
         items = self._by_topic[topic_id]
         history = self.learner.store.practice_answers(learner_id, topic_id)
         right = {h["item_id"] for h in history if h["correct"]}
         last = {h["item_id"]: n for n, h in enumerate(history)}
         level = 1 if (p or 0.0) < 0.4 else 2 if p is not None and p < 0.7 else 3
-        return min(items, key=lambda i: (i.id in right, last.get(i.id, -1), abs(i.difficulty - level), i.id))
+        order = {item.id: n for n, item in enumerate(items)}  # ties: the order the author wrote them
+        return min(items, key=lambda i: (i.id in exclude, i.id in right, last.get(i.id, -1),
+                                         abs(i.difficulty - level), order[i.id]))  # fmt: skip
 
     # --- answering ---
     def answer(self, learner_id: str, item_id: str, answer: Any, *, hinted: bool = False) -> Attempt:
