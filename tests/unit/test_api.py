@@ -213,3 +213,17 @@ def test_streams_refuse_bad_input_before_streaming(client: TestClient, url: str)
     )
     r = client.post(url, json=body)
     assert r.status_code == 400 and r.json()["error"]["code"] == "bad_input"
+
+
+def test_readyz_is_503_until_every_part_is_loaded(tmp_path: Path) -> None:
+    client, tutor = make_client(tmp_path)
+    r = client.get("/readyz")
+    assert r.status_code == 503 and r.json()["status"] == "loading"  # nothing warmed yet
+    tutor.readiness.update({"embedding model and notes index": "ready", "kernel pool": "loading"})
+    r = client.get("/readyz")
+    assert r.status_code == 503 and r.json()["parts"]["kernel pool"] == "loading"
+    tutor.readiness["kernel pool"] = "ready"
+    assert client.get("/readyz").json() == {"status": "ready", "parts": dict(tutor.readiness)}
+    tutor.readiness["kernel pool"] = "failed: no bubblewrap"
+    assert client.get("/readyz").status_code == 503
+    assert client.get("/healthz").status_code == 200  # liveness is not readiness
