@@ -102,6 +102,18 @@ class ServedTutor:
             f"tutor serve did not answer /healthz in {self.start_timeout_s:.0f}s:\n{self.log_tail()}"
         )
 
+    def wait_ready(self, timeout_s: float = 300.0) -> float:
+        """Seconds until ``/readyz`` answered 200 (every part loaded); raises after ``timeout_s``."""
+        t0 = time.monotonic()
+        while time.monotonic() - t0 < timeout_s:
+            try:
+                if httpx.get(self.url + "/readyz", timeout=2).status_code == 200:
+                    return time.monotonic() - t0
+            except httpx.HTTPError:
+                pass
+            time.sleep(0.3)
+        raise RuntimeError(f"/readyz did not say 200 in {timeout_s:.0f}s:\n{self.log_tail()}")
+
     def log_tail(self, chars: int = 6000) -> str:
         try:
             return self.log_path.read_text(errors="replace")[-chars:]
