@@ -246,6 +246,10 @@ class FakeJobs:
     def list(self, learner_id: str | None = None) -> list[dict[str, Any]]:
         return [dict(j) for j in reversed(self.jobs.values()) if learner_id in (None, j["learner_id"])]
 
+    def cancel(self, job_id: str) -> dict[str, Any]:
+        self.jobs[job_id].update(status="cancelled", error="cancelled")
+        return dict(self.jobs[job_id])
+
 
 def fake_llm(replies: Iterable[str] = ("Happy to chat! Learning is fun.",)) -> GenericFakeChatModel:
     return GenericFakeChatModel(messages=itertools.cycle(list(replies)))

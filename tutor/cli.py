@@ -32,7 +32,6 @@ model_app = typer.Typer(
 app.add_typer(model_app, name="model")
 
 JsonOpt = Annotated[bool, typer.Option("--json", help="Print one JSON document on stdout.")]
-TERMINAL = {"succeeded", "failed", "cancelled", "interrupted"}
 
 
 def _settings() -> Settings:
@@ -94,6 +93,19 @@ def serve(
         _die(2, f"refusing to serve on {host} without TUTOR_API_KEYS; set keys or bind to 127.0.0.1")
     typer.echo(f"serving the tutor on http://{host}:{port}  (API docs at /docs)", err=True)
     uvicorn.run(create_app(s), host=host, port=port, log_level=s.log_level.lower())
+
+
+@app.command()
+def mcp(
+    learner: Annotated[
+        str | None, typer.Option(help="Act only as this learner (default: any learner, as an admin).")
+    ] = None,
+) -> None:
+    """Serve the tutor as an MCP server over stdio (for desktop clients; README "MCP")."""
+    from tutor.mcp_server import serve_stdio
+
+    with _tutor() as t:
+        serve_stdio(t, learner_id=learner)
 
 
 @app.command()
@@ -234,7 +246,9 @@ def _follow(t: Any, job: dict[str, Any], as_json: bool) -> dict[str, Any]:
     ) as bar:  # rich writes to stderr here (console below), so --json stays clean
         bar.console.file = sys.stderr
         task = bar.add_task(f"{job['kind']} {job['job_id']}", total=1.0, info="")
-        while job["status"] not in TERMINAL:
+        from tools.training.jobs import FINISHED
+
+        while job["status"] not in FINISHED:
             time.sleep(1.0)
             job = t.job(job["job_id"])
             m = job.get("metrics") or {}

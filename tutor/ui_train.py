@@ -12,12 +12,12 @@ from typing import Any
 import gradio as gr
 import pandas as pd
 
+from tools.training.jobs import ACTIVE
 from tutor.errors import TutorError
 from tutor.ui_common import error_text, escape_md, learner_of
 
 log = logging.getLogger(__name__)
 
-ACTIVE = ("queued", "running")
 JOB_HEADERS = ["job", "kind", "status", "progress", "created"]
 MODEL_HEADERS = ["model", "active", "available", "base", "val_loss", "created"]
 POLL_S = 1.0

@@ -128,7 +128,9 @@ def test_model_task_failures_fall_back(tmp_path: Path) -> None:
         raise RuntimeError("model file missing")
 
     r = Rig(tmp_path, tasks=Tasks(explain=broken, hint=broken, gpt_plan=broken))
-    assert "From the notes on **Overview**" in r.conv.chat("ann", "what is broadcasting in numpy?", "a")["reply"]
+    assert (
+        "From the notes on **Overview**" in r.conv.chat("ann", "what is broadcasting in numpy?", "a")["reply"]
+    )
     plan = r.conv.chat("ann", "plan 1 hour", "a")["reply"]
     assert "1. Study NumPy" in plan and r.store.get_plan("ann")["model"] == "rules"
     r.conv.chat("ann", "give me numpy-double", "a")
@@ -342,3 +344,53 @@ def test_model_hints_must_be_readable_and_relevant(text: str, ok: bool) -> None:
 
     ex = type("Ex", (), {"title": "Double a number", "statement": "Return the input multiplied by two."})()
     assert readable_hint(text, ex, [{"name": "test_double_two"}]) is ok
+
+
+def test_chat_cancels_only_the_learners_own_job(rig: Rig) -> None:
+    other = rig.jobs.submit("gpt", {"data": "notes"}, learner_id="someone-else")
+    turn(rig, "train a small gpt on the numpy notes")
+    out = turn(rig, "cancel that job please")
+    mine = [j for j in rig.jobs.jobs.values() if j["learner_id"] != "someone-else"]
+    assert "Cancelled job" in out["reply"] and mine[0]["status"] == "cancelled"
+    assert rig.jobs.jobs[other["job_id"]]["status"] == "queued"
+    assert "no running or queued job" in turn(rig, f"cancel {other['job_id']}")["reply"]
+
+
+def test_an_unsure_training_request_is_confirmed_first(rig: Rig) -> None:
+    """A job started from a message the classifier guessed (not a rule) waits for a yes."""
+    from langchain_core.messages import HumanMessage
+
+    from curriculum.catalog import load_catalog
+    from curriculum.learner import LearnerModel
+    from tests.agent_helpers import EXERCISES
+    from tutor.nodes import Services
+    from tutor.nodes.confirm import confirm_node
+    from tutor.nodes.training import train_node
+
+    catalog = load_catalog()
+    learner = LearnerModel(rig.store, catalog)
+    svc = Services(
+        rig.llm,
+        rig.retriever,
+        rig.kernels,
+        rig.grader,
+        rig.jobs,
+        rig.store,
+        catalog,
+        EXERCISES,
+        learner,
+        rig.tasks,
+    )
+    msg = {
+        "messages": [HumanMessage("maybe train the model on the numpy notes for 50 steps")],
+        "learner_id": "ann",
+    }
+    asked = train_node(svc, {**msg, "intent_source": "model"})
+    assert asked["reply"].startswith("Start a GPT fine-tune on the notes on m1.numpy, 50 steps?")
+    assert asked["pending_action"]["kind"] == "train" and not rig.jobs.jobs
+    no = confirm_node(svc, {"messages": [HumanMessage("no")], "pending_action": asked["pending_action"]})
+    assert no["pending_action"] is None and not rig.jobs.jobs
+    yes = confirm_node(svc, {"messages": [HumanMessage("yes")], "pending_action": asked["pending_action"]})
+    assert "Started gpt job" in yes["reply"] and len(rig.jobs.jobs) == 1
+    ruled = train_node(svc, {**msg, "intent_source": "rule:train-words"})  # a clear command just starts
+    assert "Started gpt job" in ruled["reply"] and len(rig.jobs.jobs) == 2

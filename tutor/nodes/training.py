@@ -6,13 +6,13 @@ from __future__ import annotations
 import re
 from typing import Any
 
+from tools.training.jobs import FINISHED  # one set of job states (interrupted included)
 from tutor import prompts as P
 from tutor.nodes import Services, Update, attr, emit_text, last_human_text, use_tool
 from tutor.nodes.confirm import ask
 from tutor.nodes.teach import mentioned_topics
 
 CHAT_MAX_STEPS = 200  # a job started from chat should finish in minutes on a laptop CPU
-TERMINAL = ("succeeded", "failed", "cancelled")
 _STATUS = re.compile(
     r"\b(status|progress|done|finish\w*|going|ready|metrics?|loss|results?|plot|curve|how is|how's|list|show|"
     r"which model|model id|still|cancel|stop)\b",
@@ -80,6 +80,8 @@ def parse_request(svc: Services, text: str) -> tuple[str, dict[str, Any]]:
 
 def train_node(svc: Services, state: dict[str, Any]) -> Update:
     text = last_human_text(state)
+    if re.search(r"\b(cancel|stop|abort|kill)\b", text, re.I):
+        return cancel_job(svc, state, _job_id_in(text))
     if _STATUS.search(text) and not re.match(
         r"\s*(please\s+)?(start|launch|kick off|begin|train|fine-?tune)\b", text, re.I
     ):
@@ -130,6 +132,30 @@ def start_job(svc: Services, state: dict[str, Any], kind: str, params: dict[str,
     return {"reply": reply, "tool_calls": calls, "pending_jobs": pending}
 
 
+def cancel_job(svc: Services, state: dict[str, Any], job_id: str | None) -> Update:
+    """Cancel the named job, else the learner's newest queued or running one (only their own)."""
+    calls: list[dict[str, Any]] = []
+    learner_id = state.get("learner_id") or None
+    jobs, err = use_tool(calls, "job_status", {}, lambda: svc.jobs.list(learner_id))
+    if err:
+        return {"reply": P.TRAIN_UNAVAILABLE.format(error=err), "tool_calls": calls}
+    mine = [j for j in jobs or [] if j.get("learner_id") in (None, learner_id)]
+    target = next((j for j in mine if j["job_id"] == job_id), None) if job_id else None
+    if target is None and not job_id:
+        target = next((j for j in mine if j.get("status") in ("queued", "running")), None)
+    if target is None:
+        return {"reply": P.TRAIN_NOTHING_TO_CANCEL, "tool_calls": calls}
+    done, err = use_tool(
+        calls, "cancel_job", {"job_id": target["job_id"]}, lambda: svc.jobs.cancel(target["job_id"])
+    )
+    if err:
+        return {"reply": P.TRAIN_UNAVAILABLE.format(error=err), "tool_calls": calls}
+    reply = P.TRAIN_CANCELLED.format(
+        job_id=target["job_id"], kind=target.get("kind", "?"), status=done["status"]
+    )
+    return {"reply": reply, "tool_calls": calls}
+
+
 def job_status(svc: Services, state: dict[str, Any], job_id: str | None) -> Update:
     """One job's state (the named one, else the newest of this learner), or the list when asked."""
     calls: list[dict[str, Any]] = []
@@ -149,7 +175,7 @@ def job_status(svc: Services, state: dict[str, Any], job_id: str | None) -> Upda
     finished = [j for j in shown if j["status"] == "succeeded" and j.get("model_id")]
     if finished:
         lines.append(P.TRAIN_NEXT_DONE.format(model_id=finished[0]["model_id"]))
-    done_ids = {j["job_id"] for j in shown if j["status"] in TERMINAL}
+    done_ids = {j["job_id"] for j in shown if j["status"] in FINISHED}
     pending = [j for j in state.get("pending_jobs") or [] if j not in done_ids]
     return {"reply": "\n\n".join(lines), "tool_calls": calls, "pending_jobs": pending}
 
@@ -210,7 +236,7 @@ def announce_finished(svc: Services, state: dict[str, Any]) -> Update:
             job = svc.jobs.get(job_id)
         except Exception:  # a job that vanished is not worth failing the turn over
             continue
-        if attr(job, "status") in TERMINAL:
+        if attr(job, "status") in FINISHED:
             notices.append(describe_job(job))
         else:
             still.append(job_id)
