@@ -20,6 +20,7 @@ def create_app(settings: Settings | None = None, tutor: Tutor | None = None, war
 
     @asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
+        tutor.start_background()  # the xAPI sender, when TUTOR_XAPI_URL is set (tutor/xapi.py)
         if warm_up:  # in the background: /healthz answers at once, first requests wait on locks
             threading.Thread(target=tutor.warm_up, name="warm-up", daemon=True).start()
         yield

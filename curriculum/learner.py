@@ -93,14 +93,16 @@ class LearnerModel:
         return self._params.get(topic_id) or default_params(self.catalog.topic(topic_id).minutes)
 
     def record_attempt(
-        self, learner_id: str, exercise_id: str, topic_id: str, passed: bool, score: float
-    ) -> dict[str, Any]:
+        self, learner_id: str, exercise_id: str, topic_id: str, passed: bool, score: float,
+        details: dict[str, Any] | None = None,
+    ) -> dict[str, Any]:  # fmt: skip
         """Store a graded attempt, update mastery (BKT) and reschedule the topic's review (FSRS).
-        Returns ``{"topic_id", "mastery", "due"}``."""
+        ``details`` (e.g. the failed tests' names, ``tests_summary``) is kept with the attempt for
+        the teacher view. Returns ``{"topic_id", "mastery", "due"}``."""
         params = self.params(topic_id)  # LookupError for an unknown topic, before anything is written
         if not 0.0 <= score <= 1.0:
             raise ValueError(f"score must be in 0..1, got {score}")
-        self.store.add_attempt(learner_id, exercise_id, topic_id, bool(passed), float(score))
+        self.store.add_attempt(learner_id, exercise_id, topic_id, bool(passed), float(score), details)
         p = self.store.get_mastery(learner_id).get(topic_id, params.p_init)
         new_p = bkt_update(p, bool(passed), params)
         self.store.set_mastery(learner_id, topic_id, new_p)
@@ -154,3 +156,14 @@ def _card_id(learner_id: str, topic_id: str) -> int:
     import zlib
 
     return zlib.crc32(f"{learner_id}\0{topic_id}".encode())
+
+
+def tests_summary(tests: Any) -> dict[str, Any]:
+    """What an attempt keeps of a grade report's tests (dicts or objects with ``name`` and
+    ``passed``): ``{"tests": n, "failed": [names of the failed tests]}``."""
+
+    def get(t: Any, key: str) -> Any:
+        return t.get(key) if isinstance(t, Mapping) else getattr(t, key, None)
+
+    tests = list(tests or [])
+    return {"tests": len(tests), "failed": [str(get(t, "name")) for t in tests if not get(t, "passed")]}

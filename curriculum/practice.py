@@ -112,7 +112,9 @@ def load_file(path: Path | str, catalog_ids: Iterable[str] | None = None) -> lis
     problems: list[str] = []
     topic = path.stem
     try:
-        raw = yaml.load(path.read_text(encoding="utf-8"), Loader=getattr(yaml, "CSafeLoader", yaml.SafeLoader))
+        raw = yaml.load(
+            path.read_text(encoding="utf-8"), Loader=getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+        )
     except yaml.YAMLError as e:
         raise PracticeError([f"not valid YAML: {e}"]) from None
     if isinstance(raw, dict):

@@ -35,7 +35,7 @@ from sqlalchemy import (
 from sqlalchemy.engine import Engine
 
 log = logging.getLogger(__name__)
-SCHEMA_VERSION = 4
+SCHEMA_VERSION = 5
 
 metadata = MetaData()
 schema_version = Table("schema_version", metadata, Column("version", Integer, nullable=False))
@@ -156,6 +156,18 @@ lab_steps = Table(  # added in v4: the latest verdict per learner, lab and step
     Column("updated", String(40), nullable=False),
 )
 
+xapi_outbox = Table(  # added in v5: xAPI statements waiting for the LRS (tutor/xapi.py)
+    "xapi_outbox",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("statement_id", String(64), nullable=False, unique=True),
+    Column("statement", JSON, nullable=False),
+    Column("created", String(40), nullable=False),
+    Column("tries", Integer, nullable=False, default=0),
+    Column("next_try", String(40), nullable=False, index=True),
+    Column("last_error", Text),
+)
+
 JOB_FIELDS = {"status", "progress", "metrics", "error", "model_id", "artifacts", "logs_tail", "pid"}
 
 
@@ -184,12 +196,20 @@ def _v4_labs(conn: Connection) -> None:
     lab_steps.create(conn, checkfirst=True)
 
 
+def _v5_xapi_outbox(conn: Connection) -> None:
+    xapi_outbox.create(conn, checkfirst=True)
+
+
 # _MIGRATIONS[v] upgrades a database at version v-1 to version v.
 _MIGRATIONS: dict[int, Callable[[Connection], None]] = {
     2: _v2_display_name,
     3: _v3_practice_answers,
     4: _v4_labs,
+    5: _v5_xapi_outbox,
 }
+# a listener sees each learning record as it is written, inside its transaction:
+# (conn, kind, row) with kind "attempt", "practice_answer", "lab_step" or "plan" (tutor/xapi.py)
+Listener = Callable[[Connection, str, dict[str, Any]], None]
 
 
 class Store:
@@ -200,6 +220,7 @@ class Store:
         self.engine: Engine = create_engine(self.url, future=True, pool_pre_ping=True)
         if self.engine.dialect.name == "sqlite":
             event.listen(self.engine, "connect", _sqlite_pragmas)
+        self.listeners: list[Listener] = []
         self._migrate()
 
     # --- plumbing ---
@@ -207,6 +228,10 @@ class Store:
     def _tx(self) -> Iterator[Connection]:
         with self.engine.begin() as conn:
             yield conn
+
+    def _emit(self, conn: Connection, kind: str, row: dict[str, Any]) -> None:
+        for listener in self.listeners:
+            listener(conn, kind, row)
 
     def _migrate(self) -> None:
         with self._tx() as conn:
@@ -281,6 +306,7 @@ class Store:
         }
         with self._tx() as conn:
             conn.execute(insert(attempts).values(**row))
+            self._emit(conn, "attempt", row)
         return row
 
     def attempts(self, learner_id: str) -> list[dict[str, Any]]:
@@ -313,6 +339,7 @@ class Store:
                "answer": answer[:4000], "details": details, "at": now_iso()}  # fmt: skip
         with self._tx() as conn:
             conn.execute(insert(practice_answers).values(**row))
+            self._emit(conn, "practice_answer", row)
 
     def practice_answers(self, learner_id: str, topic_id: str | None = None) -> list[dict[str, Any]]:
         """A learner's answers, oldest first: ``{"item_id", "topic_id", "correct", "at"}``."""
@@ -353,10 +380,14 @@ class Store:
             if row is None:
                 conn.execute(insert(lab_steps).values(learner_id=learner_id, lab_id=lab_id, step_id=step_id,
                                                       ever_passed=bool(passed), attempts=1, **values))  # fmt: skip
-                return bool(passed)
-            conn.execute(update(lab_steps).where(*cond).values(
-                ever_passed=bool(row.ever_passed or passed), attempts=row.attempts + 1, **values))  # fmt: skip
-            return bool(passed and not row.ever_passed)
+                first = bool(passed)
+            else:
+                conn.execute(update(lab_steps).where(*cond).values(
+                    ever_passed=bool(row.ever_passed or passed), attempts=row.attempts + 1, **values))  # fmt: skip
+                first = bool(passed and not row.ever_passed)
+            self._emit(conn, "lab_step", {"learner_id": learner_id, "lab_id": lab_id, "step_id": step_id,
+                                          "passed": bool(passed), "first_pass": first, "at": values["updated"]})  # fmt: skip
+            return first
 
     def lab_progress(self, learner_id: str, lab_id: str | None = None) -> list[dict[str, Any]]:
         """The learner's labs, most recently worked on first: ``{"lab_id", "current_step",
@@ -404,7 +435,9 @@ class Store:
     def save_plan(self, learner_id: str, plan: dict[str, Any]) -> None:
         self.ensure_learner(learner_id)
         with self._tx() as conn:
-            conn.execute(insert(plans).values(learner_id=learner_id, plan=plan, created=now_iso()))
+            row = {"learner_id": learner_id, "plan": plan, "created": now_iso()}
+            conn.execute(insert(plans).values(**row))
+            self._emit(conn, "plan", row)
 
     def get_plan(self, learner_id: str) -> dict[str, Any] | None:
         q = select(plans.c.plan).where(plans.c.learner_id == learner_id).order_by(plans.c.id.desc()).limit(1)

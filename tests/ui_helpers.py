@@ -121,9 +121,10 @@ class FakeLearnerModel:
         self.store = store
 
     def record_attempt(
-        self, learner_id: str, exercise_id: str, topic_id: str, passed: bool, score: float
-    ) -> None:
-        self.store.add_attempt(learner_id, exercise_id, topic_id, passed, score)
+        self, learner_id: str, exercise_id: str, topic_id: str, passed: bool, score: float,
+        details: dict[str, Any] | None = None,
+    ) -> None:  # fmt: skip
+        self.store.add_attempt(learner_id, exercise_id, topic_id, passed, score, details)
         self.store.set_mastery(learner_id, topic_id, 0.9 if passed else 0.3)
 
     def progress(self, learner_id: str) -> dict[str, Any]:

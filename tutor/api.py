@@ -238,7 +238,16 @@ def install(app: FastAPI) -> None:
 
     @app.get("/healthz", tags=["ops"])
     def healthz() -> dict[str, str]:
+        """Liveness: the process answers. Route traffic on /readyz."""
         return {"status": "ok"}
+
+    @app.get("/readyz", tags=["ops"], responses={503: {"description": "still loading (or a part failed)"}})
+    def readyz(request: Request) -> JSONResponse:
+        """Readiness: 200 once the embedding model, indexes, chat model, graph and kernel pool are
+        loaded; 503 with what is still loading (or failed) before that."""
+        ok, parts = request.app.state.tutor.ready()
+        body = {"status": "ready" if ok else "loading", "parts": parts}
+        return JSONResponse(body, status_code=200 if ok else 503)
 
     app.include_router(api)
     app.include_router(openai_api.v1)
@@ -248,3 +257,6 @@ def install(app: FastAPI) -> None:
     from tutor.api_labs import router as labs_router
 
     app.include_router(labs_router)  # /api/labs, /api/labs/{id}/notebook|submit (docs/api.md, "Labs")
+    from tutor import mcp_server
+
+    mcp_server.install(app, app.state.tutor)  # /mcp: MCP over streamable HTTP (README "MCP")

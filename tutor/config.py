@@ -29,9 +29,10 @@ class Settings(BaseSettings):
     log_level: str = Field(default="INFO", description="Python logging level.")
     log_json: bool = Field(default=False, description="Log one JSON object per line (for log shippers).")
 
-    # auth: "KEY:learner_id" or "KEY:admin" pairs, comma-separated
+    # auth: "KEY:learner_id", "KEY:teacher" (reads every learner, changes nothing) or "KEY:admin"
     api_keys: str = Field(
-        default="", description="API keys, `KEY:learner_id` or `KEY:admin`, comma-separated."
+        default="",
+        description="API keys, `KEY:learner_id`, `KEY:teacher` or `KEY:admin`, comma-separated.",
     )
 
     # storage
@@ -86,6 +87,17 @@ class Settings(BaseSettings):
         default=1, ge=1, description="Training jobs running at once; rest queue."
     )
 
+    # learning records (xAPI statements to a learning record store; tutor/xapi.py)
+    xapi_url: str | None = Field(
+        default=None, description="xAPI base URL of a learning record store; unset: no statements."
+    )
+    xapi_username: str = Field(default="", description="HTTP basic-auth user for the LRS.")
+    xapi_password: str = Field(default="", description="HTTP basic-auth password for the LRS.")
+    xapi_activity_base: str = Field(
+        default="https://gpt-tutor.invalid/xapi",
+        description="Base IRI of activity ids and learner accounts in xAPI statements.",
+    )
+
     # request limits
     max_message_chars: int = Field(default=8_000, ge=1, description="Longest chat message accepted.")
     max_code_chars: int = Field(default=100_000, ge=1, description="Longest code submission accepted.")
@@ -138,12 +150,15 @@ class Settings(BaseSettings):
 
     @cached_property
     def api_key_map(self) -> dict[str, str]:
-        """KEY -> learner id (or "admin"). Malformed pairs fail at start, not at the first request."""
+        """KEY -> learner id (or "teacher" / "admin"). Malformed pairs fail at start, not at the
+        first request."""
         keys: dict[str, str] = {}
         for pair in filter(None, (p.strip() for p in self.api_keys.split(","))):
             key, sep, who = pair.partition(":")
             if not sep or not key or not who:
-                raise ValueError(f"TUTOR_API_KEYS entry {pair!r} is not KEY:learner_id or KEY:admin")
+                raise ValueError(
+                    f"TUTOR_API_KEYS entry {pair!r} is not KEY:learner_id, KEY:teacher or KEY:admin"
+                )
             keys[key] = who
         return keys
 

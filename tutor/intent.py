@@ -96,6 +96,10 @@ def _asks_diagnosis(prose: str) -> bool:
 
     said = [w for w in content_words(prose) if w not in ("wrong", "here", "code", "happening", "going")]
     return bool(_DIAGNOSE.search(prose)) or (is_concept_question(prose) and len(said) >= 3)
+_CANCEL = re.compile(
+    r"^\s*(please\s+)?(cancel|stop|abort|kill)\b.*\b((gpt|sklearn)-[0-9a-f]{6,}|jobs?|runs?|training|fine-?tun\w*)\b",
+    re.I,
+)
 _PLAN_ASK = re.compile(
     r"\b(study|lesson|learning|my) (plan|path|session|schedule)|\broadmap\b|\bplan (my|me|a session|\d)|"
     r"\b\d+(\.\d+)?\s*(h|hrs?|hours?|mins?|minutes?)\b|\bwhat should i (do|study|learn)",
@@ -237,6 +241,8 @@ def rule_intent(
         return IntentResult("exercise", 1.0, "rule:exercise-id", ex_id)
     if (_LAB.search(prose) or _WHERE_WAS_I.search(prose)) and not _JOB_WORDS.search(prose):
         return IntentResult("lab", 1.0, "rule:lab")  # "start the pandas lab", "where was I?"
+    if _CANCEL.search(prose):  # "cancel that job please", "stop gpt-0a1b2c3d4e"
+        return IntentResult("train", 1.0, "rule:cancel")
     if is_concept_question(prose) and (
         _JOB_WORDS.search(prose) or _TRAIN_IMPERATIVE.search(prose) or _TRAIN_STATUS.search(prose)
     ):  # "my training loss is nan, why?" asks for an explanation, not a job

@@ -39,7 +39,6 @@ from starlette.routing import Route
 from starlette.types import Receive, Scope, Send
 
 from tutor.api_common import Principal, principal
-from tutor.config import LOOPBACK_HOSTS
 from tutor.errors import BadInput, Forbidden, TutorError, Unauthorized
 from tutor.service import Tutor, translate_errors
 
@@ -394,13 +393,14 @@ def _bearer(scope: Scope) -> str:
     return ""
 
 
-def _transport_security(host: str) -> TransportSecuritySettings:
-    """DNS-rebinding protection on loopback (a web page cannot reach a local tutor through a name
-    it controls); off on other interfaces, where keys are required and proxies set the host."""
-    if host in LOOPBACK_HOSTS:
+def _transport_security(keyed: bool) -> TransportSecuritySettings:
+    """Without API keys (then ``tutor serve`` binds to loopback only) the SDK's DNS-rebinding check
+    is on: a web page cannot reach the local tutor through a host name it controls. With keys it
+    is off (a page has no key; proxies set their own Host)."""
+    if not keyed:
         return TransportSecuritySettings(
             enable_dns_rebinding_protection=True,
-            allowed_hosts=["127.0.0.1:*", "localhost:*", "[::1]:*", "127.0.0.1", "localhost"],
+            allowed_hosts=["127.0.0.1:*", "localhost:*", "[::1]:*", "127.0.0.1", "localhost", "[::1]"],
             allowed_origins=["http://127.0.0.1:*", "http://localhost:*", "http://[::1]:*"],
         )
     return TransportSecuritySettings(enable_dns_rebinding_protection=False)
@@ -420,7 +420,7 @@ def install(app: FastAPI, tutor: Tutor) -> None:
         async with inner(a) as state:
             manager = StreamableHTTPSessionManager(
                 app=server._lowlevel_server,  # what MCPServer.streamable_http_app passes
-                security_settings=_transport_security(tutor.settings.host),
+                security_settings=_transport_security(bool(tutor.settings.api_key_map)),
                 max_request_body_size=tutor.settings.max_body_bytes,
             )
             async with manager.run():

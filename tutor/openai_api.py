@@ -1,5 +1,7 @@
 """The OpenAI-compatible API (``/v1/models``, ``/v1/chat/completions`` plain and streaming), so
-any OpenAI client can embed the tutor; the ``user`` field (or a learner's API key) names the learner."""
+any OpenAI client can embed the tutor; the ``user`` field (or a learner's API key) names the learner.
+Stateless clients resend the whole conversation: its earlier turns seed the thread
+(``tutor/openai_history.py``), and every reply names its thread in the ``X-Tutor-Thread`` header."""
 
 from __future__ import annotations
 
@@ -10,13 +12,16 @@ from collections.abc import AsyncIterator, Generator
 from typing import Any, Literal
 
 from fastapi import APIRouter, Request
+from fastapi.responses import JSONResponse
 from pydantic import BaseModel, Field
 from sse_starlette import EventSourceResponse
 
 from tutor.api_common import Auth, LearnerId, TutorDep, in_threadpool, primed
 from tutor.errors import BadInput
+from tutor.openai_history import seed_thread, split_history
 
 v1 = APIRouter(prefix="/v1", tags=["openai-compatible"])
+THREAD_HEADER = "X-Tutor-Thread"  # request: continue this thread; response: the turn's thread
 
 
 class OpenAIMessage(BaseModel):
@@ -33,16 +38,6 @@ class OpenAIChatIn(BaseModel):
     temperature: float | None = None
 
 
-def _last_user_text(body: OpenAIChatIn) -> str:
-    for m in reversed(body.messages):
-        if m.role == "user":
-            if isinstance(m.content, str):
-                return m.content
-            if isinstance(m.content, list):
-                return " ".join(str(p.get("text", "")) for p in m.content if p.get("type") == "text")
-    raise BadInput("messages contain no user message")
-
-
 @v1.get("/models")
 def v1_models(tutor: TutorDep, _who: Auth) -> dict[str, Any]:
     now = int(time.time())
@@ -52,13 +47,24 @@ def v1_models(tutor: TutorDep, _who: Auth) -> dict[str, Any]:
 
 @v1.post("/chat/completions", response_model=None)
 def v1_chat(body: OpenAIChatIn, request: Request, tutor: TutorDep, who: Auth) -> Any:
+    """One turn. With ``X-Tutor-Thread`` the turn continues that thread (its own context); without
+    it the earlier turns in ``messages`` seed a new thread. Either way the reply's
+    ``X-Tutor-Thread`` header (and ``tutor.thread_id`` in a plain reply) names the thread."""
     learner = who.learner_id or body.user or "openai-user"
-    text = _last_user_text(body)
-    thread_id = request.headers.get("x-tutor-thread")
+    earlier, text = split_history(body.messages)
+    if text is None:
+        raise BadInput("messages contain no user message")
+    thread_id = request.headers.get("x-tutor-thread") or None
+    if thread_id is None:
+        limit = tutor.settings.max_message_chars  # checked before a thread is made for the turn
+        if not text.strip() or len(text) > limit:
+            raise BadInput(f"the last user message is empty or over {limit} characters")
+        thread_id = seed_thread(tutor, learner, earlier) if earlier else uuid.uuid4().hex
+    headers = {THREAD_HEADER: thread_id}
     cid, created = f"chatcmpl-{uuid.uuid4().hex[:24]}", int(time.time())
     if not body.stream:
         out = tutor.chat(learner, text, thread_id=thread_id)
-        return {
+        reply = {
             "id": cid,
             "object": "chat.completion",
             "created": created,
@@ -73,6 +79,7 @@ def v1_chat(body: OpenAIChatIn, request: Request, tutor: TutorDep, who: Auth) ->
             "usage": {"prompt_tokens": 0, "completion_tokens": 0, "total_tokens": 0},
             "tutor": {"thread_id": out["thread_id"], "citations": out["citations"]},
         }
+        return JSONResponse(reply, headers=headers)
     events = primed(tutor.chat_stream(learner, text, thread_id=thread_id))
 
     def chunk(delta: dict[str, Any], finish: str | None = None) -> str:
@@ -101,4 +108,4 @@ def v1_chat(body: OpenAIChatIn, request: Request, tutor: TutorDep, who: Auth) ->
         async for raw in in_threadpool(gen()):
             yield {"data": raw}
 
-    return EventSourceResponse(sse())
+    return EventSourceResponse(sse(), headers=headers)

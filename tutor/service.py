@@ -50,6 +50,7 @@ class Tutor:
         settings.ensure_dirs()
         self.settings = settings
         self._lock = threading.RLock()
+        self.readiness: dict[str, str] = {}  # part -> "loading" | "ready" | "failed: ..." (warm_up)
         # tests pass fakes for any part by name (llm, retriever, kernels, grader, jobs, ...)
         for name, value in overrides.items():
             self.__dict__[name] = value
@@ -57,7 +58,25 @@ class Tutor:
     # --- parts, built once on first use ---
     @cached_property
     def store(self) -> Store:
-        return Store(self.settings.db_url)
+        store = Store(self.settings.db_url)
+        if self.settings.xapi_url:  # learning records also become xAPI statements (tutor/xapi.py)
+            from tutor.xapi import attach
+
+            attach(store, self)
+        return store
+
+    @cached_property
+    def xapi(self) -> Any:
+        """The background sender of queued xAPI statements (``tutor.xapi``), or None without
+        ``TUTOR_XAPI_URL``; the app starts it (``start_background``)."""
+        from tutor.xapi import make_sender
+
+        return make_sender(self)
+
+    def start_background(self) -> None:
+        """Start the background work a served tutor does: sending xAPI statements."""
+        if self.xapi is not None:
+            self.xapi.start()
 
     @cached_property
     def catalog(self) -> Catalog:
@@ -272,9 +291,12 @@ class Tutor:
             ex = get_exercise(self.exercises, exercise_id)
             report = self.grader.grade(ex.id, code).to_dict()
             if learner_id:
+                from curriculum.learner import tests_summary
+
                 self.learner_model.record_attempt(
-                    learner_id, ex.id, ex.topic_id, report["passed"], report["score"]
-                )
+                    learner_id, ex.id, ex.topic_id, report["passed"], report["score"],
+                    details=tests_summary(report.get("tests")),
+                )  # fmt: skip
             return dict(report)
 
     def _check_code(self, code: str) -> None:
@@ -402,20 +424,43 @@ class Tutor:
         from tutor.intent import get_classifier
 
         steps: list[tuple[str, Callable[[], object]]] = [
-            ("retriever", lambda: self.retriever.search("warm up", k=1)),
-            ("cards", lambda: self.cards.search("warm up", k=1)),
+            ("embedding model and notes index", lambda: self.retriever.search("warm up", k=1)),
+            ("teaching cards", lambda: self.cards.search("warm up", k=1)),
             ("intent classifier", get_classifier),
-            ("conversations", lambda: self.conversations),
-            ("kernels", lambda: self.kernels),
+            ("chat model and graph", lambda: (self.llm, self.conversations)),
+            ("kernel pool", self._wait_for_kernels),
         ]
+        for name, _ in steps:
+            self.readiness.setdefault(name, "loading")
         for name, load in steps:
             try:
                 load()
-            except Exception as e:  # noqa: BLE001 - warm-up is best effort
+                self.readiness[name] = "ready"
+            except Exception as e:  # noqa: BLE001 - warm-up is best effort; /readyz shows it
                 log.warning("warm-up of %s failed: %s", name, e)
+                self.readiness[name] = f"failed: {e}"
+
+    def _wait_for_kernels(self, timeout_s: float = 120.0) -> None:
+        """The kernel pool has a kernel ready (or code execution is unavailable here, which the
+        code tools report themselves)."""
+        import time
+
+        kernels = self.kernels
+        if not getattr(kernels, "available", False) or getattr(kernels, "pool_size", 0) == 0:
+            return
+        deadline = time.monotonic() + timeout_s
+        while kernels.stats().get("pool", 0) < 1:
+            if time.monotonic() > deadline:
+                raise RuntimeError(f"no kernel started within {timeout_s:.0f}s")
+            time.sleep(0.2)
+
+    def ready(self) -> tuple[bool, dict[str, str]]:
+        """(all parts loaded, each part's state) for /readyz; failed parts count as not ready."""
+        parts = dict(self.readiness)
+        return bool(parts) and all(v == "ready" for v in parts.values()), parts
 
     def close(self) -> None:
-        for name in ("kernels", "grader", "jobs"):
+        for name in ("xapi", "kernels", "grader", "jobs"):
             part = self.__dict__.get(name)
             if part is not None and hasattr(part, "close"):
                 try:

@@ -197,7 +197,7 @@ def _api(tutor: Any) -> None:
     gr.api(search, api_name="search")
 
 
-API_PREFIXES = ("/api", "/v1", "/healthz")
+API_PREFIXES = ("/api", "/v1", "/healthz", "/readyz")
 
 
 class _ApiFallback:

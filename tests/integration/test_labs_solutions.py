@@ -24,7 +24,7 @@ pytestmark = [
     pytest.mark.slow,
     pytest.mark.skipif(find_bwrap() is None, reason="bubblewrap is not installed (make installs it)"),
 ]
-LABS = load_labs()
+LABS = load_labs(strict=False)  # a broken lab fails test_every_lab_folder_is_valid
 
 
 @pytest.fixture(scope="module")

@@ -14,7 +14,9 @@ from tools.practice_grader import PracticeGrader, self_check
 from tools.sandbox import find_bwrap
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
-needs_bwrap = pytest.mark.skipif(find_bwrap() is None, reason="bubblewrap is not installed (make installs it)")
+needs_bwrap = pytest.mark.skipif(
+    find_bwrap() is None, reason="bubblewrap is not installed (make installs it)"
+)
 FIXTURE = Path(__file__).resolve().parents[1] / "data" / "practice" / "m2.attention-math.yaml"
 
 
@@ -31,7 +33,9 @@ def test_self_check_catches_a_starter_that_passes(tmp_path: Path) -> None:
     from dataclasses import replace
 
     lazy = replace(item, starter=item.solution)
-    assert self_check([lazy], sandbox=True) == [f"{item.id}: the starter passes every test; it must fail at least one"]
+    assert self_check([lazy], sandbox=True) == [
+        f"{item.id}: the starter passes every test; it must fail at least one"
+    ]
 
 
 @needs_bwrap

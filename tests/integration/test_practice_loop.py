@@ -62,7 +62,9 @@ def test_scripted_learner_masters_a_topic(tmp_path: Path) -> None:
             nxt = client.get("/api/learners/sam/practice/next", params={"topic_id": topic}).json()
             item = items[nxt["id"]]
             seen.append(item.kind)
-            r = client.post(f"/api/practice/{item.id}/answer", json={"learner_id": "sam", "answer": right_answer(item)})
+            r = client.post(
+                f"/api/practice/{item.id}/answer", json={"learner_id": "sam", "answer": right_answer(item)}
+            )
             body = r.json()
             assert r.status_code == 200 and body["correct"] is True, (item.id, body)
             afters.append(body["mastery"]["after"])

@@ -180,6 +180,14 @@ def test_follow_ups_go_on_from_the_last_card() -> None:
     assert ex.follow_up("why", "no-such-card", "m1.numpy") is None
 
 
+def test_an_off_course_question_is_declined_not_answered_from_a_random_note() -> None:
+    weak = Passage("m1.numpy", "knowledge/notes/m1.numpy.md#x", "NumPy > X", "Arrays hold numbers.")
+    weak.score = 0.5  # type: ignore[attr-defined]
+    far = CardHit(card("numpy-far"), 0.2, 0.2, "q")
+    out = explainer([far], passages=[weak]).answer("how do I bake bread?")
+    assert out.kind == "none" and "our course covers" in out.text
+
+
 def test_nothing_found_says_so_instead_of_guessing() -> None:
     out = explainer([], passages=[]).answer("how do I bake bread?")
     assert out.kind == "none" and "won't guess" in out.text

@@ -20,7 +20,7 @@ from curriculum.labs.selfcheck import SOLUTIONS_DIR, load_solution, solution_seg
 from tools._outputs import RunResult
 from tools.lab_runner import LabContext, LabRunner, check_job_spec, probe_cell, read_report
 
-LABS = load_labs()
+LABS = load_labs(strict=False)  # a broken lab fails test_every_lab_folder_is_valid
 LAB_IDS = list(LABS)
 JUNK: list[Any] = [{}, {"type": None}, {"shape": "x", "columns": 3}, {"facts": [1, 2]},
                    {k: {"a": [None]} for k in ("type", "rates", "w", "weights", "top_terms")}]  # fmt: skip
@@ -31,6 +31,10 @@ def test_there_are_at_least_ten_labs_one_per_module_1_to_9_and_a_capstone() -> N
     assert len(LABS) >= 10, sorted(LABS)
     assert {f"m{i}" for i in range(1, 10)} <= modules, sorted(modules)
     assert "m10" in modules  # the capstone starter
+
+
+def test_every_lab_folder_is_valid() -> None:
+    assert list(load_labs()) == list(LABS)  # strict: raises LabError naming the broken file
 
 
 def test_my_three_labs_exist() -> None:
@@ -188,10 +192,8 @@ def test_only_the_nonce_line_of_the_probe_counts() -> None:
     assert read_report('__LAB__{"n": 2}\n__LAB__:zzz:{"facts": "{}"}', "abc")[0] is None  # fakes
     facts, why = read_report(f"{good}\n{good}", "abc")
     assert facts is None and "more than once" in str(why)
-    facts, why = read_report(
-        '__LAB__:abc:{"facts": null, "error": "tampered: builtins.print was replaced"}', "abc"
-    )
-    assert facts is None and "refused" in str(why)
+    facts, why = read_report('__LAB__:abc:{"facts": null, "error": "NameError: x"}', "abc")
+    assert facts is None and "NameError: x" in str(why)
     assert read_report('__LAB__:abc:{"facts": "[1]", "error": null}', "abc")[0] is None
 
 

@@ -68,7 +68,7 @@ def test_public_form_keeps_answers_feedback_solutions_and_tests_back() -> None:
             assert "answer" not in item.to_public() and "tolerance" not in item.to_public()
         if item.kind == "code":
             assert "np.exp(s - s.max" not in public and "1000.0" not in public
-            assert "return \"pos\" if" not in public
+            assert 'return "pos" if' not in public
         if item.kind == "multiple_choice":
             assert "correct" not in public
 

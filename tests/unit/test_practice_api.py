@@ -32,7 +32,7 @@ def word_embed(texts: Sequence[str]) -> np.ndarray:
 
 
 def fake_grade(item_id: str, code: str) -> SimpleNamespace:
-    passed = "np.exp" in code or "else \"neg\"" in code
+    passed = "np.exp" in code or 'else "neg"' in code
     return SimpleNamespace(passed=passed, feedback="All tests passed." if passed else "0 of 2 tests passed",
                            status="ok", score=float(passed))  # fmt: skip
 
@@ -81,15 +81,21 @@ def test_unknown_topic_is_404_and_topic_without_items_is_empty(client: TestClien
 
 
 def test_answer_shape_and_mastery_moves(client: TestClient) -> None:
-    r = client.post("/api/practice/fixture-softmax-rows/answer", json={"learner_id": "ada", "answer": "each column"})
+    r = client.post(
+        "/api/practice/fixture-softmax-rows/answer", json={"learner_id": "ada", "answer": "each column"}
+    )
     body = r.json()
     assert r.status_code == 200 and body["correct"] is False
     assert body["feedback"].startswith("A column is one key")
     assert body["explanation"].startswith("Softmax runs over the keys")
     assert body["mastery"]["topic_id"] == TOPIC and body["mastery"]["after"] <= body["mastery"]["before"]
     assert body["next_review"] and body["right_answer"] == "each row"
-    r2 = client.post("/api/practice/fixture-softmax-rows/answer", json={"learner_id": "ada", "answer": 0}).json()
-    assert r2["correct"] is True and r2["mastery"]["after"] > r2["mastery"]["before"] == body["mastery"]["after"]
+    r2 = client.post(
+        "/api/practice/fixture-softmax-rows/answer", json={"learner_id": "ada", "answer": 0}
+    ).json()
+    assert (
+        r2["correct"] is True and r2["mastery"]["after"] > r2["mastery"]["before"] == body["mastery"]["after"]
+    )
 
 
 @pytest.mark.parametrize(
@@ -103,7 +109,9 @@ def test_answer_shape_and_mastery_moves(client: TestClient) -> None:
         ("fixture-softmax-rows", {"learner_id": "../x", "answer": 0}, 422),
     ],
 )
-def test_answer_errors_keep_the_error_shape(client: TestClient, item: str, payload: dict[str, Any], status: int) -> None:
+def test_answer_errors_keep_the_error_shape(
+    client: TestClient, item: str, payload: dict[str, Any], status: int
+) -> None:
     r = client.post(f"/api/practice/{item}/answer", json=payload)
     assert r.status_code == status and set(r.json()["error"]) == {"code", "message"}
 
@@ -117,12 +125,19 @@ def test_unreadable_answers_are_not_counted(tmp_path: Path) -> None:
 def test_learner_key_acts_only_as_its_learner(tmp_path: Path) -> None:
     client, _ = make(tmp_path, api_keys="ak:ada,root:admin")
     ada = {"Authorization": "Bearer ak"}
-    ok = client.post("/api/practice/fixture-softmax-rows/answer", json={"learner_id": "ada", "answer": 0}, headers=ada)
+    ok = client.post(
+        "/api/practice/fixture-softmax-rows/answer", json={"learner_id": "ada", "answer": 0}, headers=ada
+    )
     assert ok.status_code == 200
-    other = client.post("/api/practice/fixture-softmax-rows/answer", json={"learner_id": "bob", "answer": 0}, headers=ada)
+    other = client.post(
+        "/api/practice/fixture-softmax-rows/answer", json={"learner_id": "bob", "answer": 0}, headers=ada
+    )
     assert other.status_code == 403 and other.json()["error"]["code"] == "forbidden"
     assert client.get("/api/learners/bob/practice/next", headers=ada).status_code == 403
-    assert client.get("/api/learners/bob/practice/next", headers={"Authorization": "Bearer root"}).status_code == 200
+    assert (
+        client.get("/api/learners/bob/practice/next", headers={"Authorization": "Bearer root"}).status_code
+        == 200
+    )
     assert client.get(f"/api/topics/{TOPIC}/practice").status_code == 401
 
 
@@ -131,7 +146,9 @@ def test_next_item_prefers_unanswered_then_due_reviews(tmp_path: Path) -> None:
     first = client.get("/api/learners/ada/practice/next", params={"topic_id": TOPIC}).json()
     assert first["topic_id"] == TOPIC and first["reason"] == "topic" and first["difficulty"] == 1
     assert "correct" not in json.dumps(first) and "explanation" not in first
-    client.post(f"/api/practice/{first['id']}/answer", json={"learner_id": "ada", "answer": RIGHT[first["id"]]})
+    client.post(
+        f"/api/practice/{first['id']}/answer", json={"learner_id": "ada", "answer": RIGHT[first["id"]]}
+    )
     second = client.get("/api/learners/ada/practice/next", params={"topic_id": TOPIC}).json()
     assert second["id"] != first["id"]
     # without a topic: the only topic with items here is the weakest; a due review comes first
@@ -149,15 +166,22 @@ def test_scripted_learner_reaches_mastery_and_gets_a_review(tmp_path: Path) -> N
     afters = []
     for _ in range(10):
         item = client.get("/api/learners/ada/practice/next", params={"topic_id": TOPIC}).json()
-        res = client.post(f"/api/practice/{item['id']}/answer", json={"learner_id": "ada", "answer": RIGHT[item["id"]]})
+        res = client.post(
+            f"/api/practice/{item['id']}/answer", json={"learner_id": "ada", "answer": RIGHT[item["id"]]}
+        )
         body = res.json()
         assert body["correct"] is True, (item["id"], body)
         afters.append(body["mastery"]["after"])
     assert afters == sorted(afters) and afters[-1] >= MASTERED
     assert body["next_review"] > "2000"
-    assert tutor.store.get_card("ada", TOPIC) is not None and len(tutor.store.practice_answers("ada", TOPIC)) == 10
+    assert (
+        tutor.store.get_card("ada", TOPIC) is not None
+        and len(tutor.store.practice_answers("ada", TOPIC)) == 10
+    )
     # wrong answers now lower it
-    wrong = client.post("/api/practice/fixture-softmax-rows/answer", json={"learner_id": "ada", "answer": 2}).json()
+    wrong = client.post(
+        "/api/practice/fixture-softmax-rows/answer", json={"learner_id": "ada", "answer": 2}
+    ).json()
     assert wrong["mastery"]["after"] < wrong["mastery"]["before"]
 
 

@@ -17,7 +17,10 @@ from curriculum.practice import load_file
 from curriculum.practice_check import AnswerError, check_answer, choice_index, measure, read_number
 from curriculum.practice_progress import item_params, rating
 
-ITEMS = {i.id: i for i in load_file(Path(__file__).resolve().parents[1] / "data" / "practice" / "m2.attention-math.yaml")}
+ITEMS = {
+    i.id: i
+    for i in load_file(Path(__file__).resolve().parents[1] / "data" / "practice" / "m2.attention-math.yaml")
+}
 MC, NUM, SHORT, CODE = (ITEMS[k] for k in ("fixture-softmax-rows", "fixture-scale-variance",
                                             "fixture-explain-mask", "fixture-row-softmax-code"))  # fmt: skip
 
@@ -86,7 +89,11 @@ def test_code_answers_go_to_the_grader() -> None:
         return SimpleNamespace(passed=False, feedback="1 of 2 tests passed", status="ok", score=0.5)
 
     v = check_answer(CODE, "def row_softmax(s): return s", grade_code=grade)
-    assert not v.correct and v.feedback == "1 of 2 tests passed" and seen == [(CODE.id, "def row_softmax(s): return s")]
+    assert (
+        not v.correct
+        and v.feedback == "1 of 2 tests passed"
+        and seen == [(CODE.id, "def row_softmax(s): return s")]
+    )
     with pytest.raises(RuntimeError, match="sandbox"):
         check_answer(CODE, "x = 1")
 

@@ -37,7 +37,9 @@ class QuizRig(Rig):
         self.savers.append(saver)
         catalog = load_catalog()
         learner = LearnerModel(self.store, catalog)
-        self.practice = Practice(load_practice(DATA), catalog, learner, embed=word_embed, grade_code=fake_grade)
+        self.practice = Practice(
+            load_practice(DATA), catalog, learner, embed=word_embed, grade_code=fake_grade
+        )
         graph = build_graph(self.llm, self.retriever, self.kernels, self.grader, self.jobs, self.store, saver,
                             catalog=catalog, exercises=EXERCISES, learner=learner, tasks=self.tasks,
                             practice=self.practice)  # fmt: skip
@@ -56,7 +58,7 @@ def turn(rig: QuizRig, message: str) -> str:
     return str(rig.conv.chat("ann", message, "t1")["reply"])
 
 
-def pending(rig: QuizRig) -> dict[str, Any] | None:
+def pending(rig: QuizRig) -> Any:
     return rig.conv.graph.get_state({"configurable": {"thread_id": "t1"}}).values.get("pending_item")
 
 
@@ -115,14 +117,18 @@ def test_stop_ends_the_quiz(rig: QuizRig) -> None:
 
 
 def test_quiz_uses_the_explanations_check_item(rig: QuizRig) -> None:
-    rig.conv.graph.update_state({"configurable": {"thread_id": "t1"}}, {"check_item": "fixture-scale-variance"})
+    rig.conv.graph.update_state(
+        {"configurable": {"thread_id": "t1"}}, {"check_item": "fixture-scale-variance"}
+    )
     ask = turn(rig, "test me")
     assert pending(rig)["item_id"] == "fixture-scale-variance" and "Reply with a number" in ask
     assert "Right!" in turn(rig, "1")
 
 
 def test_unreadable_answer_keeps_the_question(rig: QuizRig) -> None:
-    rig.conv.graph.update_state({"configurable": {"thread_id": "t1"}}, {"check_item": "fixture-scale-variance"})
+    rig.conv.graph.update_state(
+        {"configurable": {"thread_id": "t1"}}, {"check_item": "fixture-scale-variance"}
+    )
     turn(rig, "check me")
     reply = turn(rig, "hmm, not sure, maybe big")
     assert "couldn't take that as an answer" in reply and pending(rig)["item_id"] == "fixture-scale-variance"

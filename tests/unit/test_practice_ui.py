@@ -26,7 +26,9 @@ def tutor(tmp_path: Path) -> Tutor:
     t = fake_tutor(tmp_path / "var")
     learner = LearnerModel(t.store, t.catalog)
     t.__dict__["learner_model"] = learner
-    t.__dict__["practice"] = Practice(load_practice(DATA), t.catalog, learner, embed=word_embed, grade_code=fake_grade)
+    t.__dict__["practice"] = Practice(
+        load_practice(DATA), t.catalog, learner, embed=word_embed, grade_code=fake_grade
+    )
     return t
 
 
@@ -44,7 +46,7 @@ def test_practice_asks_checks_and_the_colours_move(tutor: Tutor) -> None:
     assert item and item["id"] == "fixture-softmax-rows" and radio["visible"] and not text["visible"]
     assert "each row" in radio["choices"] and "Right" not in question and "correct" not in str(item)
     item, hint = h.hint(item)
-    assert item["hinted"] and hint == "💡 Softmax normalises over the keys of one query."
+    assert item is not None and item["hinted"] and hint == "💡 Softmax normalises over the keys of one query."
     left, shown = h.check("ann", item, "each row", "", "")
     assert left is None and "Right!" in shown and "Mastery: 10% →" in shown
     after = LearnHandlers(tutor).view("ann")[0]
@@ -55,7 +57,9 @@ def test_empty_and_unreadable_answers_keep_the_question(tutor: Tutor) -> None:
     h = PracticeHandlers(tutor)
     item = h.start("ann", TOPIC)[0]
     assert h.check("ann", item, None, "", "")[0] == item
-    num = h.show(tutor.practice.next_item("ann", TOPIC) | {"kind": "numeric", "id": "fixture-scale-variance"})[0]
+    num = h.show(
+        tutor.practice.next_item("ann", TOPIC) | {"kind": "numeric", "id": "fixture-scale-variance"}
+    )[0]
     kept, msg = h.check("ann", num, None, "lots", "")
     assert kept == num and msg.startswith("⚠")
 
@@ -65,6 +69,7 @@ def test_review_now_takes_the_due_topic(tutor: Tutor) -> None:
     assert "No reviews due" in h.review("ann")[1]
     tutor.practice.answer("ann", "fixture-softmax-rows", 0)
     card = tutor.store.get_card("ann", TOPIC)
+    assert card is not None
     tutor.store.set_card("ann", TOPIC, card, datetime.now(UTC) - timedelta(days=1))
     assert "The mathematics of attention" in h.queue_md("ann")
     item = h.review("ann")[0]

@@ -10,6 +10,7 @@ import logging
 import re
 from typing import Any
 
+from curriculum.learner import tests_summary
 from tutor import prompts as P
 from tutor.intent import exercise_defined_in, extract_code, find_exercise_id
 from tutor.nodes import Services, Update, attr, last_human_text, strip_code_blocks, use_tool
@@ -134,7 +135,8 @@ def grade(svc: Services, state: dict[str, Any], ex_id: str | None, code: str | N
     learner_id = state.get("learner_id", "")
     passed, score = bool(attr(report, "passed")), float(attr(report, "score") or 0.0)
     try:
-        rec = svc.learner.record_attempt(learner_id, ex_id, ex.topic_id, passed, score)
+        rec = svc.learner.record_attempt(learner_id, ex_id, ex.topic_id, passed, score,
+                                         details=tests_summary(attr(report, "tests")))  # fmt: skip
         mastery = float(rec.get("mastery", 0.0))
     except Exception as e:  # the verdict still reaches the learner
         log.exception("recording the attempt failed")

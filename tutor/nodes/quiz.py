@@ -144,7 +144,9 @@ def find_topic(svc: Services, text: str) -> str | None:
         return min(scored)[2]
     try:
         for passage in svc.retriever.search(subject, k=5):
-            found = passage.get("topic_id") if isinstance(passage, dict) else getattr(passage, "topic_id", None)
+            found = (
+                passage.get("topic_id") if isinstance(passage, dict) else getattr(passage, "topic_id", None)
+            )
             if found in have:
                 return str(found)
     except Exception:  # noqa: BLE001 - retrieval is a fallback; the learner's weakest topic follows

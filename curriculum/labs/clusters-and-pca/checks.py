@@ -6,8 +6,10 @@ message, never an exception, when a fact is missing or of the wrong type.
 
 from __future__ import annotations
 
+import functools
 import math
 import re
+from collections.abc import Callable
 from typing import Any
 
 Verdict = tuple[bool, str]
@@ -60,7 +62,10 @@ def check_scale(facts: dict[str, Any]) -> Verdict:
             f"{mean:.2f} away from 0; after standardising every column has mean 0 and standard deviation 1. "
             "Use `StandardScaler().fit_transform(X)`."
         )
-    return True, "Every feature now has mean 0 and standard deviation 1, so each gets an equal say in a distance."
+    return (
+        True,
+        "Every feature now has mean 0 and standard deviation 1, so each gets an equal say in a distance.",
+    )
 
 
 def check_kmeans(facts: dict[str, Any]) -> Verdict:
@@ -92,7 +97,10 @@ def check_choose_k(facts: dict[str, Any]) -> Verdict:
     if ref is None or ref_i is None:
         return False, "The check could not recompute the silhouettes; rerun the earlier steps."
     if not sil:
-        return False, "`silhouettes` is empty: fill it with `{k: silhouette_score(X_scaled, labels_k)}` for k = 2..6."
+        return (
+            False,
+            "`silhouettes` is empty: fill it with `{k: silhouette_score(X_scaled, labels_k)}` for k = 2..6.",
+        )
     if set(sil) != set(ref):
         return False, f"`silhouettes` has keys {sorted(sil, key=int)}; expected k = 2, 3, 4, 5, 6."
     for k, want in ref.items():
@@ -108,7 +116,10 @@ def check_choose_k(facts: dict[str, Any]) -> Verdict:
             return False, f"For k={k} your inertia is {ine[k]:.1f}; k-means gives {want:.1f}."
     best = max(ref, key=lambda k: ref[k])
     if str(facts.get("best_k")) != best:
-        return False, f"`best_k` is {facts.get('best_k')}, but the highest silhouette ({ref[best]:.3f}) is at k={best}."
+        return (
+            False,
+            f"`best_k` is {facts.get('best_k')}, but the highest silhouette ({ref[best]:.3f}) is at k={best}.",
+        )
     return True, (
         f"The silhouette peaks at k={best} ({ref[best]:.3f}) while inertia keeps falling "
         f"({ref_i['2']:.0f} at k=2 to {ref_i['6']:.0f} at k=6): inertia alone cannot pick k."
@@ -126,7 +137,10 @@ def check_pca(facts: dict[str, Any]) -> Verdict:
             "to see the whole explained-variance curve."
         )
     if facts.get("pca_first_two") != facts.get("ref_first_two"):
-        return False, "`pca` was not fitted on `X_scaled`: its explained variance differs from the scaled data's."
+        return (
+            False,
+            "`pca` was not fitted on `X_scaled`: its explained variance differs from the scaled data's.",
+        )
     if not facts.get("cumulative_ok"):
         return False, (
             "`cumulative` should be `np.cumsum(pca.explained_variance_ratio_)`, 13 values rising to 1."
@@ -149,6 +163,7 @@ def check_pca(facts: dict[str, Any]) -> Verdict:
 
 
 _PC = re.compile(r"pc\s*[12]|component|principal", re.IGNORECASE)
+_SHARE = re.compile(r"\d\s*%|0?\.\d+|percent", re.IGNORECASE)  # "36%", "0.36", "36 percent"
 
 
 def check_plot(facts: dict[str, Any]) -> Verdict:
@@ -161,17 +176,29 @@ def check_plot(facts: dict[str, Any]) -> Verdict:
         return False, f"The axes show {pts} scatter points; plot all 178 rows of `X_2d` with `ax.scatter`."
     groups = _int(facts, "colour_groups") or 0
     if groups < 3:
-        return False, "All points have the same colour: colour them by cluster (`c=labels`, or one scatter per cluster)."
+        return (
+            False,
+            "All points have the same colour: colour them by cluster (`c=labels`, or one scatter per cluster).",
+        )
     xl, yl = str(facts.get("xlabel") or ""), str(facts.get("ylabel") or "")
     if not _PC.search(xl) or not _PC.search(yl):
-        return False, f"Axis labels are {xl!r} and {yl!r}; name the components (e.g. 'PC1 (36% of variance)')."
-    if not re.search(r"\d", xl + yl):
+        return (
+            False,
+            f"Axis labels are {xl!r} and {yl!r}; name the components (e.g. 'PC1 (36% of variance)').",
+        )
+    if not all(_SHARE.search(label) for label in (xl, yl)):
         return False, "Add each component's share of the variance to its axis label, e.g. 'PC1 (36%)'."
     if not str(facts.get("title") or "").strip():
         return False, "Give the plot a title (`ax.set_title(...)`)."
     if not facts.get("has_legend") and not facts.get("has_colorbar"):
-        return False, "Explain the colours with a legend (`ax.legend(...)`) or a colour bar (`fig.colorbar(...)`)."
-    return True, "A readable plot: 178 points in 3 colours, labelled axes with their variance share, a title and a key."
+        return (
+            False,
+            "Explain the colours with a legend (`ax.legend(...)`) or a colour bar (`fig.colorbar(...)`).",
+        )
+    return (
+        True,
+        "A readable plot: 178 points in 3 colours, labelled axes with their variance share, a title and a key.",
+    )
 
 
 def check_compare_labels(facts: dict[str, Any]) -> Verdict:
@@ -198,3 +225,32 @@ def check_compare_labels(facts: dict[str, Any]) -> Verdict:
         f"ARI {ref:.2f}: without ever seeing the cultivar, k-means grouped the wines almost exactly by it. "
         "The cross-table shows the few wines it put with another cultivar."
     )
+
+
+def _guarded(check: Callable[[dict[str, Any]], Verdict]) -> Callable[[dict[str, Any]], Verdict]:
+    """A check that fails with a message, instead of raising, on facts of unexpected types."""
+
+    @functools.wraps(check)
+    def run(facts: dict[str, Any]) -> Verdict:
+        try:
+            return check(facts if isinstance(facts, dict) else {})
+        except (
+            TypeError,
+            ValueError,
+            AttributeError,
+            KeyError,
+            IndexError,
+            ZeroDivisionError,
+            OverflowError,
+        ):
+            return (
+                False,
+                "Your variables hold something of an unexpected type; look at the step's task again.",
+            )
+
+    return run
+
+
+for _name, _check in list(globals().items()):
+    if _name.startswith("check_") and callable(_check):
+        globals()[_name] = _guarded(_check)

@@ -6,7 +6,9 @@ message, never an exception, when a fact is missing or of the wrong type.
 
 from __future__ import annotations
 
+import functools
 import math
+from collections.abc import Callable
 from typing import Any
 
 Verdict = tuple[bool, str]
@@ -59,7 +61,10 @@ def check_tensors(facts: dict[str, Any]) -> Verdict:
             return False, f"`{name}` ranges from {lo} to {hi}; divide the pixels by 16 so they lie in [0, 1]."
         if hi < 0.5:
             return False, f"`{name}` tops out at {hi}; divide by 16 (the largest pixel value), not more."
-    return True, "Float32 pixels in [0, 1] and int64 labels: 1,347 digits to learn from, 450 kept for testing."
+    return (
+        True,
+        "Float32 pixels in [0, 1] and int64 labels: 1,347 digits to learn from, 450 kept for testing.",
+    )
 
 
 def check_model(facts: dict[str, Any]) -> Verdict:
@@ -87,7 +92,10 @@ def check_model(facts: dict[str, Any]) -> Verdict:
             "put an `nn.ReLU()` between them."
         )
     if facts.get("out_shape") != [5, 10]:
-        return False, f"For 5 images the model returns shape {facts.get('out_shape')}; expected (5, 10): one logit per digit."
+        return (
+            False,
+            f"For 5 images the model returns shape {facts.get('out_shape')}; expected (5, 10): one logit per digit.",
+        )
     return True, f"An MLP with {facts.get('n_params')} parameters that maps 64 pixels to 10 logits."
 
 
@@ -105,7 +113,10 @@ def check_loss(facts: dict[str, Any]) -> Verdict:
             "Compute it before any training, on the whole training set."
         )
     if not 1.9 <= v <= 2.7:
-        return False, f"A fresh 10-class network should start near ln 10 = {LN10:.2f}; yours starts at {v:.2f}."
+        return (
+            False,
+            f"A fresh 10-class network should start near ln 10 = {LN10:.2f}; yours starts at {v:.2f}.",
+        )
     n, with_grad = facts.get("n_tensors"), facts.get("with_grad")
     if not isinstance(n, int) or with_grad != n:
         return False, f"{with_grad} of {n} parameter tensors have a gradient: call `loss.backward()`."
@@ -125,7 +136,10 @@ def check_train(facts: dict[str, Any]) -> Verdict:
         return False, "`losses` should hold numbers (use `loss.item()`)."
     vals = [float(v) for v in losses]
     if any(not math.isfinite(v) for v in vals):
-        return False, "The loss became NaN or infinite: the learning rate is too high or the inputs are not scaled."
+        return (
+            False,
+            "The loss became NaN or infinite: the learning rate is too high or the inputs are not scaled.",
+        )
     if len(vals) < 10:
         return False, f"`losses` has {len(vals)} epochs; train for at least 10."
     first, last = vals[0], vals[-1]
@@ -136,7 +150,10 @@ def check_train(facts: dict[str, Any]) -> Verdict:
         )
     acc = _num(facts, "train_acc")
     acc_txt = f"; training accuracy {acc:.1%}" if acc is not None else ""
-    return True, f"The mean training loss fell from {first:.3f} to {last:.3f} over {len(vals)} epochs{acc_txt}."
+    return (
+        True,
+        f"The mean training loss fell from {first:.3f} to {last:.3f} over {len(vals)} epochs{acc_txt}.",
+    )
 
 
 def check_evaluate(facts: dict[str, Any]) -> Verdict:
@@ -144,11 +161,17 @@ def check_evaluate(facts: dict[str, Any]) -> Verdict:
         return False, msg
     v, true = _num(facts, "test_acc"), _num(facts, "true_test_acc")
     if v is None:
-        return False, "`test_acc` should be a number: `(logits.argmax(dim=1) == y_test).float().mean().item()`."
+        return (
+            False,
+            "`test_acc` should be a number: `(logits.argmax(dim=1) == y_test).float().mean().item()`.",
+        )
     if true is None:
         return False, "The check could not run the model on `X_test`; rerun the earlier steps."
     if v > 1.0:
-        return False, f"`test_acc` is {v}: a fraction lies in [0, 1]; divide the count of correct answers by 450."
+        return (
+            False,
+            f"`test_acc` is {v}: a fraction lies in [0, 1]; divide the count of correct answers by 450.",
+        )
     if abs(v - true) > 0.003:
         return False, f"`test_acc` is {v:.4f} but the model classifies {true:.4f} of `X_test` correctly."
     if not 0.9 <= true <= 1.0:
@@ -182,13 +205,47 @@ def check_dropout(facts: dict[str, Any]) -> Verdict:
             "on when you measured?"
         )
     if true < 0.9:
-        return False, f"`drop_model` reaches only {true:.1%}; train it (a fresh Adam on its parameters) before evaluating."
+        return (
+            False,
+            f"`drop_model` reaches only {true:.1%}; train it (a fresh Adam on its parameters) before evaluating.",
+        )
     base = _num(facts, "test_acc")
     cmp = f" against {base:.1%} without dropout" if base is not None else ""
-    differ = " In training mode the same input gives different outputs each time;" if facts.get(
-        "train_mode_outputs_differ"
-    ) else ""
+    differ = (
+        " In training mode the same input gives different outputs each time;"
+        if facts.get("train_mode_outputs_differ")
+        else ""
+    )
     return True, (
         f"With dropout the wider network scores {true:.1%}{cmp}.{differ} in eval mode dropout is off and "
         "predictions are deterministic."
     )
+
+
+def _guarded(check: Callable[[dict[str, Any]], Verdict]) -> Callable[[dict[str, Any]], Verdict]:
+    """A check that fails with a message, instead of raising, on facts of unexpected types."""
+
+    @functools.wraps(check)
+    def run(facts: dict[str, Any]) -> Verdict:
+        try:
+            return check(facts if isinstance(facts, dict) else {})
+        except (
+            TypeError,
+            ValueError,
+            AttributeError,
+            KeyError,
+            IndexError,
+            ZeroDivisionError,
+            OverflowError,
+        ):
+            return (
+                False,
+                "Your variables hold something of an unexpected type; look at the step's task again.",
+            )
+
+    return run
+
+
+for _name, _check in list(globals().items()):
+    if _name.startswith("check_") and callable(_check):
+        globals()[_name] = _guarded(_check)

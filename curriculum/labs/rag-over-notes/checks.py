@@ -7,7 +7,9 @@ body lengths are recomputed here from the lab's own ``data/`` folder.
 
 from __future__ import annotations
 
+import functools
 import math
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -65,7 +67,10 @@ def check_load(facts: dict[str, Any]) -> Verdict:
                 f"The body of {name} has {got} characters; the note without its front matter has about "
                 f"{len(body.strip())}. Keep the whole body."
             )
-    return True, f"Four notes read, {sum(len(b) for b in want.values()):,} characters of teaching text, metadata left out."
+    return (
+        True,
+        f"Four notes read, {sum(len(b) for b in want.values()):,} characters of teaching text, metadata left out.",
+    )
 
 
 def check_chunk(facts: dict[str, Any]) -> Verdict:
@@ -78,31 +83,52 @@ def check_chunk(facts: dict[str, Any]) -> Verdict:
     if not isinstance(lens, list) or not isinstance(n, int):
         return False, f"{example}, `chunk_words` should return a list of strings."
     if n == 1:
-        return False, f"{example}, `chunk_words` returns one chunk: cut the words into windows of `size` words."
+        return (
+            False,
+            f"{example}, `chunk_words` returns one chunk: cut the words into windows of `size` words.",
+        )
     if any(not isinstance(x, int) or x > 30 for x in lens):
         return False, f"{example} the chunks have {lens} words; none may exceed `size` (30)."
     if facts.get("first") != ["w0"] or facts.get("last_word") != "w99":
-        return False, f"{example} the chunks should start at the first word and end at the last one (w0 ... w99)."
+        return (
+            False,
+            f"{example} the chunks should start at the first word and end at the last one (w0 ... w99).",
+        )
     if facts.get("covered") != 100:
-        return False, f"{example} only {facts.get('covered')} of the 100 words appear in a chunk; windows must not skip words."
+        return (
+            False,
+            f"{example} only {facts.get('covered')} of the 100 words appear in a chunk; windows must not skip words.",
+        )
     if not isinstance(overlaps, list) or any(o != 10 for o in overlaps):
         return False, (
             f"{example} consecutive chunks share {overlaps} words; they should share exactly `overlap` (10): "
             "start a window every `size - overlap` words."
         )
     if n != 5:
-        return False, f"{example} you return {n} chunks; windows start at words 0, 20, 40, 60 and 80, so expect 5."
+        return (
+            False,
+            f"{example} you return {n} chunks; windows start at words 0, 20, 40, 60 and 80, so expect 5.",
+        )
     if not facts.get("single_spaces"):
         return False, "Join the words of a chunk with single spaces (`' '.join(words[i:i + size])`)."
     if facts.get("short") != ["just five words right here"]:
-        return False, f"A text shorter than `size` should give one chunk, the whole text; got {facts.get('short')!r}."
+        return (
+            False,
+            f"A text shorter than `size` should give one chunk, the whole text; got {facts.get('short')!r}.",
+        )
     if facts.get("empty") != []:
         return False, f"An empty text should give no chunks (`[]`), got {facts.get('empty')!r}."
     total, good = facts.get("n_chunks"), facts.get("well_formed")
     if not isinstance(total, int) or total < 20:
-        return False, f"`chunks` holds {total} chunks; chunk all four notes with size=120, overlap=20 (about 50 chunks)."
+        return (
+            False,
+            f"`chunks` holds {total} chunks; chunk all four notes with size=120, overlap=20 (about 50 chunks).",
+        )
     if good != total:
-        return False, f"{total - (good or 0)} entries of `chunks` are not dicts with `id`, `source` and `text`."
+        return (
+            False,
+            f"{total - (good or 0)} entries of `chunks` are not dicts with `id`, `source` and `text`.",
+        )
     if facts.get("unique_ids") != total:
         return False, "Chunk ids repeat: make them unique, e.g. `f'{name}#{i}'`."
     if facts.get("sources") != sorted(_notes()):
@@ -111,8 +137,14 @@ def check_chunk(facts: dict[str, Any]) -> Verdict:
         return False, "Some chunks are empty; drop them."
     mw = facts.get("max_words")
     if not isinstance(mw, int) or mw > 120:
-        return False, f"The longest chunk has {mw} words; use `chunk_words(body)` with its defaults (size 120)."
-    return True, f"{total} chunks of at most {mw} words, each sharing 20 words with the next, all with a source and a unique id."
+        return (
+            False,
+            f"The longest chunk has {mw} words; use `chunk_words(body)` with its defaults (size 120).",
+        )
+    return (
+        True,
+        f"{total} chunks of at most {mw} words, each sharing 20 words with the next, all with a source and a unique id.",
+    )
 
 
 def check_model(facts: dict[str, Any]) -> Verdict:
@@ -154,7 +186,10 @@ def check_embed(facts: dict[str, Any]) -> Verdict:
         return False, f"`embeddings` has shape {shape}; expected ({n}, 384): one row per chunk."
     lo, hi = _num(facts, "min_norm"), _num(facts, "max_norm")
     if lo is None or hi is None or lo < 0.99 or hi > 1.01:
-        return False, f"Row lengths range from {lo} to {hi}; with `normalize_embeddings=True` every row has length 1."
+        return (
+            False,
+            f"Row lengths range from {lo} to {hi}; with `normalize_embeddings=True` every row has length 1.",
+        )
     match = facts.get("row_match")
     if not isinstance(match, list) or not match or not all(isinstance(m, int | float) for m in match):
         return False, "The check could not compare your rows with the chunks' embeddings."
@@ -184,7 +219,10 @@ def check_store(facts: dict[str, Any]) -> Verdict:
     if not facts.get("first_found"):
         return False, "The first chunk's id is not in the collection: use the chunks' own ids."
     if not facts.get("first_doc_matches"):
-        return False, "The stored document of the first chunk differs from its text: pass `documents=[c['text'] ...]`."
+        return (
+            False,
+            "The stored document of the first chunk differs from its text: pass `documents=[c['text'] ...]`.",
+        )
     if facts.get("first_source") != facts.get("want_source"):
         return False, "Store each chunk's source as metadata: `metadatas=[{'source': c['source']} ...]`."
     return True, f"{count} vectors stored with their text and source, compared by cosine distance."
@@ -210,7 +248,7 @@ def check_retrieve(facts: dict[str, Any]) -> Verdict:
         d = row.get("distances")
         if not isinstance(d, list) or any(not isinstance(x, int | float) for x in d):
             return False, "The `distance` of each result should be a number."
-        if any(b < a - 1e-6 for a, b in zip(d, d[1:])):
+        if any(b < a - 1e-6 for a, b in zip(d, d[1:], strict=False)):
             return False, f"Distances {d} are not in increasing order: return the nearest chunk first."
         sources = row.get("sources") or []
         if sources and sources[0] == row.get("want"):
@@ -218,7 +256,10 @@ def check_retrieve(facts: dict[str, Any]) -> Verdict:
         else:
             wrong.append(f"{row.get('question')!r} -> {sources[0] if sources else None}")
     if facts.get("n_for_k2") != 2:
-        return False, f"`retrieve(question, k=2)` returned {facts.get('n_for_k2')} results; pass k on as `n_results`."
+        return (
+            False,
+            f"`retrieve(question, k=2)` returned {facts.get('n_for_k2')} results; pass k on as `n_results`.",
+        )
     if right < len(asks) - 1:
         return False, (
             f"The right note came first for {right} of {len(asks)} questions ({'; '.join(wrong)}). Embed the "
@@ -238,13 +279,19 @@ def check_evaluate(facts: dict[str, Any]) -> Verdict:
     if not isinstance(hits, list) or len(hits) != len(ref):
         return False, f"`hits` should hold one boolean per question ({len(ref)})."
     if hits != ref:
-        bad = [i for i, (a, b) in enumerate(zip(hits, ref)) if a != b]
-        return False, f"`hits` disagrees with `retrieve(question, k=3)` for question(s) {bad}: look at the top-3 sources."
+        bad = [i for i, (a, b) in enumerate(zip(hits, ref, strict=True)) if a != b]
+        return (
+            False,
+            f"`hits` disagrees with `retrieve(question, k=3)` for question(s) {bad}: look at the top-3 sources.",
+        )
     rate, want = _num(facts, "hit_rate"), sum(ref) / len(ref)
     if rate is None or abs(rate - want) > 1e-6:
         return False, f"`hit_rate` should be the mean of `hits` ({want:.3f}), got {facts.get('hit_rate')}."
     if want < 0.75:
-        return False, f"A hit rate of {want:.2f} is low; the retriever of the last step should reach 0.75 or more."
+        return (
+            False,
+            f"A hit rate of {want:.2f} is low; the retriever of the last step should reach 0.75 or more.",
+        )
     return True, (
         f"hit@3 = {want:.2f} on {len(ref)} questions. Rerun this after every change to chunking, model or k: "
         "it tells you whether the change helped."
@@ -265,9 +312,15 @@ def check_serve(facts: dict[str, Any]) -> Verdict:
     if "results" not in keys or "question" not in keys:
         return False, f"The response has keys {keys}; return `{{'question': ..., 'results': [...]}}`."
     if facts.get("n_results") != 2:
-        return False, f"Asked for k=2, the endpoint returned {facts.get('n_results')} results; pass k to `retrieve`."
+        return (
+            False,
+            f"Asked for k=2, the endpoint returned {facts.get('n_results')} results; pass k to `retrieve`.",
+        )
     if facts.get("missing_status") != 422:
-        return False, "A request without a question should be refused with 422: make `question` a required field."
+        return (
+            False,
+            "A request without a question should be refused with 422: make `question` a required field.",
+        )
     if facts.get("empty_status") != 422:
         return False, "An empty question should be refused with 422: `question: str = Field(min_length=1)`."
     if facts.get("k0_status") != 422 or facts.get("k99_status") != 422:
@@ -279,3 +332,32 @@ def check_serve(facts: dict[str, Any]) -> Verdict:
         f"POST /search answers 200 with the top results (first: {facts.get('first_source')}), and refuses a "
         "missing or empty question and an out-of-range k with 422 before your code runs."
     )
+
+
+def _guarded(check: Callable[[dict[str, Any]], Verdict]) -> Callable[[dict[str, Any]], Verdict]:
+    """A check that fails with a message, instead of raising, on facts of unexpected types."""
+
+    @functools.wraps(check)
+    def run(facts: dict[str, Any]) -> Verdict:
+        try:
+            return check(facts if isinstance(facts, dict) else {})
+        except (
+            TypeError,
+            ValueError,
+            AttributeError,
+            KeyError,
+            IndexError,
+            ZeroDivisionError,
+            OverflowError,
+        ):
+            return (
+                False,
+                "Your variables hold something of an unexpected type; look at the step's task again.",
+            )
+
+    return run
+
+
+for _name, _check in list(globals().items()):
+    if _name.startswith("check_") and callable(_check):
+        globals()[_name] = _guarded(_check)

@@ -6,7 +6,9 @@ message, never an exception, when a fact is missing or of the wrong type.
 
 from __future__ import annotations
 
+import functools
 import math
+from collections.abc import Callable
 from typing import Any
 
 Verdict = tuple[bool, str]
@@ -77,7 +79,10 @@ def check_baseline(facts: dict[str, Any]) -> Verdict:
             "fit it on the training set only (`X_train`, `y_train`)."
         )
     if mae is None:
-        return False, "`baseline_mae` should be a number: `mean_absolute_error(y_test, baseline.predict(X_test))`."
+        return (
+            False,
+            "`baseline_mae` should be a number: `mean_absolute_error(y_test, baseline.predict(X_test))`.",
+        )
     if true is None:
         return False, "The baseline could not be scored on the test set."
     if abs(mae - true) > 0.01:
@@ -128,7 +133,10 @@ def check_cross_val(facts: dict[str, Any]) -> Verdict:
         return False, msg
     n = facts.get("n_folds")
     if not isinstance(n, int) or n == 0:
-        return False, "`cv_scores` is empty: call `cross_val_score(reg, X_train, y_train, cv=5, scoring=...)`."
+        return (
+            False,
+            "`cv_scores` is empty: call `cross_val_score(reg, X_train, y_train, cv=5, scoring=...)`.",
+        )
     if n != 5:
         return False, f"`cv_scores` has {n} scores; ask for 5 folds with `cv=5`."
     if facts.get("matches_full_data") and not facts.get("matches_train_mae"):
@@ -168,7 +176,10 @@ def check_classify(facts: dict[str, Any]) -> Verdict:
     if msg := _probe_error(facts):
         return False, msg
     if facts.get("overlap") not in (0, None) or facts.get("test_rows") == 569:
-        return False, "The test set shares rows with the training set: split `Xc`, `yc` with `train_test_split`."
+        return (
+            False,
+            "The test set shares rows with the training set: split `Xc`, `yc` with `train_test_split`.",
+        )
     tr, te = facts.get("train_rows"), facts.get("test_rows")
     if tr != 426 or te != 143:
         return False, f"Expected 426 training and 143 test rows (`test_size=0.25`), got {tr} and {te}."
@@ -188,7 +199,10 @@ def check_classify(facts: dict[str, Any]) -> Verdict:
     if acc is None or dacc is None:
         return False, "The classifiers could not be scored on the test set."
     if acc < 0.9 or acc < dacc + 0.2:
-        return False, f"`clf` scores {acc:.3f} on the test set against the baseline's {dacc:.3f}; expected > 0.9."
+        return (
+            False,
+            f"`clf` scores {acc:.3f} on the test set against the baseline's {dacc:.3f}; expected > 0.9.",
+        )
     rec, true = _num(facts, "recall_malignant"), _num(facts, "true_recall")
     if rec is None:
         return False, "`recall_malignant` should be a number: `recall_score(yc_test, pred, pos_label=0)`."
@@ -213,7 +227,10 @@ def check_compare(facts: dict[str, Any]) -> Verdict:
     if not isinstance(res, dict) or not isinstance(ref, dict):
         return False, "`cv_results` should be a dict `{name: mean CV accuracy}`."
     if set(res) != set(ref):
-        return False, f"`cv_results` has keys {sorted(res)} but `models` has {sorted(ref)}; score every model."
+        return (
+            False,
+            f"`cv_results` has keys {sorted(res)} but `models` has {sorted(ref)}; score every model.",
+        )
     for name, want in ref.items():
         got = res.get(name)
         if not isinstance(got, int | float) or not isinstance(want, int | float):
@@ -228,7 +245,10 @@ def check_compare(facts: dict[str, Any]) -> Verdict:
     if chosen not in ref:
         return False, f"`best_name` is {chosen!r}; it should be one of {sorted(ref)}."
     if ref[chosen] < ref[best] - 1e-9:
-        return False, f"`best_name` is {chosen!r} ({ref[chosen]:.4f}) but {best!r} scored higher ({ref[best]:.4f})."
+        return (
+            False,
+            f"`best_name` is {chosen!r} ({ref[chosen]:.4f}) but {best!r} scored higher ({ref[best]:.4f}).",
+        )
     dummy = _num(facts, "dummy_cv")
     table = ", ".join(f"{k} {v:.3f}" for k, v in sorted(ref.items(), key=lambda kv: -kv[1]))
     tail = f" (majority class: {dummy:.3f})" if dummy is not None else ""
@@ -236,3 +256,32 @@ def check_compare(facts: dict[str, Any]) -> Verdict:
         f"CV accuracy: {table}{tail}. You chose {chosen!r} without looking at the test set, so its test "
         "score stays an honest estimate."
     )
+
+
+def _guarded(check: Callable[[dict[str, Any]], Verdict]) -> Callable[[dict[str, Any]], Verdict]:
+    """A check that fails with a message, instead of raising, on facts of unexpected types."""
+
+    @functools.wraps(check)
+    def run(facts: dict[str, Any]) -> Verdict:
+        try:
+            return check(facts if isinstance(facts, dict) else {})
+        except (
+            TypeError,
+            ValueError,
+            AttributeError,
+            KeyError,
+            IndexError,
+            ZeroDivisionError,
+            OverflowError,
+        ):
+            return (
+                False,
+                "Your variables hold something of an unexpected type; look at the step's task again.",
+            )
+
+    return run
+
+
+for _name, _check in list(globals().items()):
+    if _name.startswith("check_") and callable(_check):
+        globals()[_name] = _guarded(_check)

@@ -6,7 +6,9 @@ message, never an exception, when a fact is missing or of the wrong type.
 
 from __future__ import annotations
 
+import functools
 import math
+from collections.abc import Callable
 from typing import Any
 
 Verdict = tuple[bool, str]
@@ -42,7 +44,10 @@ def check_tree(facts: dict[str, Any]) -> Verdict:
     if not facts.get("fitted"):
         return False, "`tree` is not fitted: `tree.fit(X_train, y_train)`."
     if facts.get("train_samples") != N_TRAIN:
-        return False, f"`tree` was fitted on {facts.get('train_samples')} rows; fit it on the {N_TRAIN} training rows."
+        return (
+            False,
+            f"`tree` was fitted on {facts.get('train_samples')} rows; fit it on the {N_TRAIN} training rows.",
+        )
     tr, te = _num(facts, "true_train_acc"), _num(facts, "true_test_acc")
     if not _same(_num(facts, "tree_train_acc"), tr):
         return False, f"`tree_train_acc` should be the tree's accuracy on the training set ({tr})."
@@ -69,7 +74,10 @@ def check_grid(facts: dict[str, Any]) -> Verdict:
     if not isinstance(n, int) or n < 12:
         return False, f"The grid holds {n} combinations; give it at least 12 (e.g. 4 depths x 3 leaf sizes)."
     if facts.get("estimator") != "DecisionTreeClassifier":
-        return False, f"The search tunes a {facts.get('estimator')}; tune a `DecisionTreeClassifier(random_state=0)`."
+        return (
+            False,
+            f"The search tunes a {facts.get('estimator')}; tune a `DecisionTreeClassifier(random_state=0)`.",
+        )
     if facts.get("train_samples") != facts.get("n_train"):
         return False, (
             f"The best tree was refitted on {facts.get('train_samples')} rows, not the {facts.get('n_train')} "
@@ -104,8 +112,11 @@ def check_forest(facts: dict[str, Any]) -> Verdict:
     if not facts.get("forest_is_best"):
         return False, "`forest` is not `search.best_estimator_`; keep the search's winner."
     if facts.get("fit_on_train") is False:
-        return False, "The forest was not fitted on `X_train, y_train` alone; fit the search on the training set."
-    cv, te = _num(facts, "best_cv"), _num(facts, "true_test_acc")
+        return (
+            False,
+            "The forest was not fitted on `X_train, y_train` alone; fit the search on the training set.",
+        )
+    cv = _num(facts, "best_cv")
     cv_txt = f"{cv:.3f}" if cv is not None else "?"
     return True, (
         f"{facts.get('n_candidates')} sampled combinations; the best, {facts.get('best_params')}, has CV "
@@ -157,3 +168,32 @@ def check_compare(facts: dict[str, Any]) -> Verdict:
         f"Test accuracy: {table}. The forest averages away the single tree's variance; boosting "
         "removes bias one small tree at a time. Both beat the tree on data none of them saw."
     )
+
+
+def _guarded(check: Callable[[dict[str, Any]], Verdict]) -> Callable[[dict[str, Any]], Verdict]:
+    """A check that fails with a message, instead of raising, on facts of unexpected types."""
+
+    @functools.wraps(check)
+    def run(facts: dict[str, Any]) -> Verdict:
+        try:
+            return check(facts if isinstance(facts, dict) else {})
+        except (
+            TypeError,
+            ValueError,
+            AttributeError,
+            KeyError,
+            IndexError,
+            ZeroDivisionError,
+            OverflowError,
+        ):
+            return (
+                False,
+                "Your variables hold something of an unexpected type; look at the step's task again.",
+            )
+
+    return run
+
+
+for _name, _check in list(globals().items()):
+    if _name.startswith("check_") and callable(_check):
+        globals()[_name] = _guarded(_check)
