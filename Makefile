@@ -4,11 +4,12 @@ PYTHON ?= python3.11
 VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed-stamp
+RALPH  := $(VENV)/ralph/bin/ralph
 export HF_HUB_OFFLINE := 1
 export TRANSFORMERS_OFFLINE := 1
 export ANONYMIZED_TELEMETRY := False
 
-.PHONY: run test lint format bench eval index setup system-deps clean
+.PHONY: run test lint format bench eval index setup system-deps clean ralph
 
 run: setup index
 	$(BIN)/tutor serve
@@ -29,7 +30,15 @@ $(STAMP): pyproject.toml
 system-deps:
 	@scripts/system_deps.sh
 
-setup: system-deps $(STAMP)
+setup: system-deps $(STAMP) $(RALPH)
+
+# Ralph, the xAPI learning record store of tests/integration/test_xapi_ralph.py (README "Learning
+# records"), pins fastapi/uvicorn versions the tutor cannot use: it gets a venv of its own.
+$(RALPH):
+	$(PYTHON) -m venv $(VENV)/ralph
+	$(VENV)/ralph/bin/pip install -q "ralph-malph[lrs,cli]==5.1.0" requests
+
+ralph: $(RALPH)
 
 index: setup
 	$(BIN)/tutor index

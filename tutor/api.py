@@ -257,6 +257,9 @@ def install(app: FastAPI) -> None:
     from tutor.api_labs import router as labs_router
 
     app.include_router(labs_router)  # /api/labs, /api/labs/{id}/notebook|submit (docs/api.md, "Labs")
+    from tutor.api_cohort import router as cohort_router
+
+    app.include_router(cohort_router)  # /api/cohort(.csv): the teacher view (docs/api.md, "Teachers")
     from tutor import mcp_server
 
     mcp_server.install(app, app.state.tutor)  # /mcp: MCP over streamable HTTP (README "MCP")

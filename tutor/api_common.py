@@ -19,10 +19,17 @@ LearnerId = Annotated[str, Field(min_length=1, max_length=128, pattern=r"^[A-Za-
 
 @dataclass(frozen=True)
 class Principal:
-    learner_id: str | None  # None = admin (or no keys configured: loopback only)
+    learner_id: str | None  # None = admin or teacher (or no keys configured: loopback only)
+    teacher: bool = False  # a `KEY:teacher` key: reads every learner (GET only; ``principal``)
+
+    @property
+    def reads_all(self) -> bool:
+        """Whether this caller may read every learner's data (admin, teacher, no keys)."""
+        return self.learner_id is None
 
     def act_as(self, learner_id: str | None) -> str | None:
-        """The learner this call acts for; a learner key may only act as itself."""
+        """The learner this call acts for; a learner key may only act as itself. A teacher's
+        calls are reads (``principal`` refuses its other methods), so any learner may be named."""
         if self.learner_id is None:
             return learner_id
         if learner_id is not None and learner_id != self.learner_id:
@@ -45,7 +52,17 @@ def principal(request: Request) -> Principal:
     who = keys.get(token.strip())
     if who is None:
         raise Unauthorized("unknown API key")
+    if who == "teacher":
+        if request.method not in READ_METHODS:
+            raise Forbidden(
+                "a teacher key reads every learner's data but changes nothing and cannot act as a "
+                "learner; use a learner's key (or an admin key) for this"
+            )
+        return Principal(None, teacher=True)
     return Principal(None if who == "admin" else who)
+
+
+READ_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 
 
 TutorDep = Annotated[Tutor, Depends(tutor_of)]

@@ -368,9 +368,10 @@ class _Endpoint:
             return
         try:
             who = principal(Request(scope, receive))
-        except Unauthorized as e:
+        except (Unauthorized, Forbidden) as e:  # Forbidden: a teacher key (it only reads, over GET)
             body = {"error": {"code": e.code, "message": e.message}}
-            await JSONResponse(body, 401, headers={"WWW-Authenticate": "Bearer"})(scope, receive, send)
+            headers = {"WWW-Authenticate": "Bearer"} if e.status == 401 else None
+            await JSONResponse(body, e.status, headers=headers)(scope, receive, send)
             return
         scope[SCOPE_KEY] = who
         token = _bearer(scope)

@@ -26,9 +26,10 @@ from starlette.routing import Route
 from tutor.errors import TutorError
 from tutor.ui_chat import build_chat_tab
 from tutor.ui_code import build_code_tab
-from tutor.ui_common import LEARNER_RE, error_text, learner_of
+from tutor.ui_common import LEARNER_RE, TEACHER_LOGINS, error_text, learner_of
 from tutor.ui_learn import build_learn_tab
 from tutor.ui_notes import install_notes_route
+from tutor.ui_teach import build_teach_tab
 from tutor.ui_train import build_train_tab
 
 log = logging.getLogger(__name__)
@@ -69,10 +70,15 @@ CSS = """
 
 def _key_auth(keys: dict[str, str]) -> Any:
     """Login for the UI when API keys are set: the name is the learner, the password an API key
-    of that learner (or an admin key, which may sign in as anyone)."""
+    of that learner (or an admin key, which may sign in as anyone; or a teacher key, under a name
+    that is not a learner key's, for the Teach tab only)."""
+    learner_names = {who for who in keys.values() if who not in ("admin", "teacher")}
 
     def check(username: str, password: str) -> bool:
         who = keys.get(password)
+        if who == "teacher" and LEARNER_RE.match(username or "") and username not in learner_names:
+            TEACHER_LOGINS.add(username)  # this name now only reads (ui_common.learner_of)
+            return True
         return bool(LEARNER_RE.match(username or "")) and who in (username, "admin")
 
     return check
@@ -143,6 +149,8 @@ def build_ui(tutor: Any) -> gr.Blocks:
                 build_code_tab(tutor, learner, tab_id)
             with gr.Tab("Train", id="train", elem_id="tab-train") as train_tab:
                 train = build_train_tab(tutor, learner)
+            with gr.Tab("Teach", id="teach", elem_id="tab-teach") as teach_tab:
+                teach_view, teach_ins, teach_outs = build_teach_tab(tutor)["view"]
 
         private: dict[str, Any] = {"api_visibility": "private"}
         learn_view, learn_outs = learn["view"]
@@ -170,6 +178,7 @@ def build_ui(tutor: Any) -> gr.Blocks:
         ).then(lambda: ([], None), None, [chat["chatbot"], chat["thread"]], queue=False, **private)
         learn_tab.select(learn_view, learner, learn_outs, **private)
         train_tab.select(models_fn, None, models_outs, **private).then(**train["watch"], **private)
+        teach_tab.select(teach_view, teach_ins, teach_outs, **private)
         _api(tutor)
     ui.max_threads = MAX_THREADS  # read by queue() (event slots) and at start-up (thread limiter)
     ui.queue(default_concurrency_limit=DEFAULT_CONCURRENCY)

@@ -19,11 +19,12 @@ from typing import Any
 
 import gradio as gr
 
-from tutor.errors import BadInput
+from tutor.errors import BadInput, Forbidden
 
 log = logging.getLogger(__name__)
 
 LEARNER_RE = re.compile(r"^[A-Za-z0-9_.@-]{1,128}$")  # the API's LearnerId pattern
+TEACHER_LOGINS: set[str] = set()  # UI login names signed in with a teacher key: they only read
 IMAGE_MIMES = {"image/png": ".png", "image/jpeg": ".jpg"}
 PLOTS_DIR = Path(tempfile.gettempdir()) / "tutor-ui-plots"  # Gradio serves files under the temp dir
 MAX_IMAGE_BYTES = 5_000_000
@@ -42,6 +43,11 @@ def learner_of(name: str | None, request: gr.Request | None = None) -> str:
     """The learner a UI event acts for. With login (API keys set) it is the logged-in name;
     otherwise the picked name, checked against the API's learner-id pattern."""
     user = getattr(request, "username", None) if request is not None else None
+    if user and user in TEACHER_LOGINS:
+        raise Forbidden(
+            "you signed in with a teacher key: the Teach tab shows every learner; chatting, "
+            "practising and grading need a learner's key"
+        )
     if user:
         return str(user)
     name = (name or "").strip()

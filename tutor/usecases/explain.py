@@ -377,7 +377,8 @@ class Explainer:
             citations = [_passage_citation(p, card.id)]
             parts = [f"More from the notes on **{citations[0].section}**:", text]
             tail = [sources_line(citations, self.topic_title)]
-        return Answer(fit(parts, tail), card.topic_id, citations, card.id, None, "card", 1.0)
+        check = card.check.practice if card.check else None  # "quiz me" still means this card's check
+        return Answer(fit(parts, tail), card.topic_id, citations, card.id, check, "card", 1.0)
 
     def _card_citations(self, card: Card, passages: Sequence[Any]) -> list[Citation]:
         same = [p for p in passages if _get(p, "topic_id") == card.topic_id]

@@ -58,14 +58,14 @@ def make(n: int, rng: np.random.Generator) -> pd.DataFrame:
     )
 
 
-def main() -> None:
+def main(out: Path = OUT) -> None:
     rng = np.random.default_rng(SEED)
     df = make(N_DEV + N_HOLDOUT, rng)
     df.insert(0, "customer_id", [f"C{i:05d}" for i in rng.permutation(len(df)) + 10001])
-    OUT.mkdir(exist_ok=True)
-    df.iloc[:N_DEV].to_csv(OUT / "customers.csv", index=False)
-    df.iloc[N_DEV:].to_csv(OUT / "holdout.csv", index=False)
-    print(f"churn rate {df.churned.mean():.3f}; wrote {OUT / 'customers.csv'} and {OUT / 'holdout.csv'}")
+    out.mkdir(exist_ok=True)
+    df.iloc[:N_DEV].to_csv(out / "customers.csv", index=False)
+    df.iloc[N_DEV:].to_csv(out / "holdout.csv", index=False)
+    print(f"churn rate {df.churned.mean():.3f}; wrote {out / 'customers.csv'} and {out / 'holdout.csv'}")
 
 
 if __name__ == "__main__":
