@@ -4,7 +4,7 @@ A card holds 2-4 phrasings of one question, the direct answer, the intuition (``
 optional worked example (a runnable ```python block followed by ``Output:`` and a ```text block
 with exactly what it prints), an optional pitfall and a self-check question whose answer is kept
 back. The format and its rules are in ``docs/content.md``; ``validate`` enforces them and
-``python -m knowledge.cards check [TOPIC...]`` reports every problem (and runs the examples in
+``python -m tools.card_check [TOPIC...]`` reports every problem (and runs the examples in
 the sandboxed kernel).
 """
 
@@ -258,53 +258,9 @@ def runner_code(card: Card) -> str:
 
 
 def _main(argv: list[str]) -> int:  # pragma: no cover - a maintainer's command
-    import tempfile
-
-    if not argv or argv[0] != "check":
-        print("usage: python -m knowledge.cards check [TOPIC_ID...] [--no-run]")
-        return 2
-    run = "--no-run" not in argv
-    topics = [a for a in argv[1:] if not a.startswith("--")]
-    cards: list[Card] = []
-    problems: list[str] = []
-    for path in sorted(CARDS_DIR.glob("*.yaml")):
-        if topics and path.stem not in topics:
-            continue
-        try:
-            cards.extend(parse_cards(path))
-        except CardFormatError as e:
-            problems.append(str(e))
-    from curriculum.practice import PracticeError, bundled_practice
-
-    try:
-        practice_ids: set[str] | None = set(bundled_practice())
-    except PracticeError as e:  # the practice items have their own checker; say why links went unchecked
-        print(f"practice links not checked: {e}")
-        practice_ids = None
-    problems += validate(cards, practice_ids=practice_ids)
-    if run:
-        from tools.kernel import KernelManager
-
-        with tempfile.TemporaryDirectory() as tmp, KernelManager(tmp, pool_size=1, max_timeout_s=60) as km:
-            last = ""
-            for c in cards:
-                if c.example_code is None:
-                    continue
-                if last and last != c.topic_id:  # one kernel per topic (memory), one at a time
-                    km.reset(last)
-                last = c.topic_id
-                r = km.execute(runner_code(c), session_id=c.topic_id, timeout_s=30)
-                if r.status != "ok":
-                    problems.append(f"{c.path.name}:{c.id}: example failed: {r.error or r.stderr[:300]}")
-                elif not output_matches(c.example_code[1], r.stdout):
-                    problems.append(
-                        f"{c.path.name}:{c.id}: example printed\n{r.stdout}\n--- but the card says\n{c.example_code[1]}"
-                    )
-    for p in problems:
-        print(p)
-    n_topics = len({c.topic_id for c in cards})
-    print(f"{len(cards)} cards on {n_topics} topics: {len(problems)} problem(s)")
-    return 1 if problems else 0
+    """The check command runs examples in kernels, a tool: it is ``tools/card_check.py``."""
+    print("the cards' check moved: python -m tools.card_check [TOPIC_ID...] [--no-run]", file=sys.stderr)
+    return 2
 
 
 if __name__ == "__main__":  # pragma: no cover

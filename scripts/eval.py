@@ -13,7 +13,10 @@ PARTS = [
     ("retrieval: recall@5, MRR, latency vs a dense-only baseline", ["eval_retrieval.py"]),
     ("model: held-out loss, plan validity, grounded explanations, speed", ["eval_model.py"]),
     ("agent: intent accuracy, citation accuracy, solution leaks, turn latency", ["eval_agent.py"]),
-    ("answers: key points, first sentence, topic, readability, length (tests/data/answer_key.tsv)", ["eval_answers.py"]),
+    (
+        "answers: key points, first sentence, topic, readability, length (tests/data/answer_key.tsv)",
+        ["eval_answers.py"],
+    ),
 ]
 
 

@@ -42,7 +42,8 @@ class Settings(BaseSettings):
     chroma_url: str | None = Field(default=None, description="Chroma server URL; default embedded Chroma.")
     notes_dir: Path = Field(default=REPO_ROOT / "knowledge" / "notes", description="Course notes to index.")
     cards_dir: Path = Field(
-        default=REPO_ROOT / "knowledge" / "cards", description="Teaching cards to index (one YAML file per topic)."
+        default=REPO_ROOT / "knowledge" / "cards",
+        description="Teaching cards to index (one YAML file per topic).",
     )
 
     # chat model

@@ -144,7 +144,12 @@ def build_graph(
         text = last_human_text(state)
         if state.get("pending_action"):  # "Start a GPT fine-tune ...? yes/no"
             if answers_pending(text) is not None:
-                return {"intent": "confirm", "intent_source": "rule:confirm", "exercise_id": None, "code": None}
+                return {
+                    "intent": "confirm",
+                    "intent_source": "rule:confirm",
+                    "exercise_id": None,
+                    "code": None,
+                }
         pending = state.get("pending_item")  # a practice question waits: this message may answer it
         if pending and takes_answer(text, pending):
             return {"intent": "quiz", "intent_source": "rule:pending-item", "exercise_id": None, "code": None}

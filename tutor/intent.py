@@ -96,6 +96,8 @@ def _asks_diagnosis(prose: str) -> bool:
 
     said = [w for w in content_words(prose) if w not in ("wrong", "here", "code", "happening", "going")]
     return bool(_DIAGNOSE.search(prose)) or (is_concept_question(prose) and len(said) >= 3)
+
+
 _CANCEL = re.compile(
     r"^\s*(please\s+)?(cancel|stop|abort|kill)\b.*\b((gpt|sklearn)-[0-9a-f]{6,}|jobs?|runs?|training|fine-?tun\w*)\b",
     re.I,

@@ -104,7 +104,9 @@ TRAIN_STATUS = "Job `{job_id}` ({kind}) is {status}, {progress:.0%} done{loss}."
 TRAIN_DONE = "Job `{job_id}` ({kind}) finished: {metrics}{model}{plot}."
 TRAIN_FAILED = "Job `{job_id}` ({kind}) {status}: {error}."
 TRAIN_NONE = 'You have no training jobs yet. Say "train a small gpt on the numpy notes" to start one.'
-TRAIN_NEXT_DONE = 'Try the new model `{model_id}` with "Use this model" in the Train tab, or ask me to train another.'
+TRAIN_NEXT_DONE = (
+    'Try the new model `{model_id}` with "Use this model" in the Train tab, or ask me to train another.'
+)
 TRAIN_CANCELLED = "Cancelled job `{job_id}` ({kind}); it is {status} now."
 TRAIN_NOTHING_TO_CANCEL = "You have no running or queued job to cancel."
 TRAIN_UNAVAILABLE = "I couldn't reach the training jobs just now: {error}. Try again in a moment."

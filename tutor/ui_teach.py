@@ -29,6 +29,7 @@ log = logging.getLogger(__name__)
 CSV_DIR = Path(tempfile.gettempdir()) / "tutor-ui-teach"  # Gradio serves files under the temp dir
 KEEP_CSV = 50
 BARS = 20  # hardest exercises / items shown in the pass-rate chart
+ITEM_WIDTHS: list[str | int] = ["20%", "13%", "11%", "8%", "8%", "8%", "32%"]
 ITEM_HEADERS = ["item", "topic", "kind", "attempts", "learners", "pass rate", "most common failures"]
 STUCK_HEADERS = ["learner", "topic", "failed tries", "last success", "last try"]
 DUE_HEADERS = ["learner", "topic", "due since"]
@@ -77,9 +78,7 @@ def heatmap(c: Cohort) -> Any:
 def _cmap() -> Any:
     from matplotlib import colormaps
 
-    cmap = colormaps["RdYlGn"].copy()
-    cmap.set_bad("#d9dde3")
-    return cmap
+    return colormaps["RdYlGn"].with_extremes(bad="#d9dde3")
 
 
 def pass_rates(c: Cohort) -> pd.DataFrame:
@@ -149,17 +148,16 @@ _EMPTY = Cohort("", 7.0, 3, [], [], {}, [], [], [])
 def build_teach_tab(tutor: Any) -> dict[str, Any]:
     h = TeachHandlers(tutor)
     msg = gr.Markdown("Open this tab to see every learner.", elem_id="teach-msg")
-    with gr.Row(equal_height=True):
+    with gr.Row(equal_height=False):
         days = gr.Number(
             7, label="Stuck: days without a success", minimum=0, maximum=365, precision=1, min_width=160
         )
         fails = gr.Number(
             3, label="Stuck: failed tries in a row", minimum=1, maximum=100, precision=0, min_width=160
         )
-        refresh = gr.Button("Refresh", size="sm", elem_id="teach-refresh", min_width=100)
-        csv_btn = gr.DownloadButton(
-            "Download CSV", visible=False, size="sm", elem_id="teach-csv", min_width=140
-        )
+        with gr.Column(scale=0, min_width=160):
+            refresh = gr.Button("Refresh", size="sm", elem_id="teach-refresh")
+            csv_btn = gr.DownloadButton("Download CSV", visible=False, size="sm", elem_id="teach-csv")
     heat = gr.Plot(label="Mastery heatmap", elem_id="teach-heatmap", format="png")
     bars = gr.BarPlot(
         None,
@@ -169,7 +167,9 @@ def build_teach_tab(tutor: Any) -> dict[str, Any]:
         y_lim=[0, 1],
         title=f"Pass rate of the {BARS} hardest exercises and practice items",
         tooltip=["title", "pass rate", "attempts"],
-        height=260,
+        sort="y",  # hardest first
+        x_label_angle=-35,
+        height=320,
         elem_id="teach-pass-rates",
     )
     with gr.Row(equal_height=False):
@@ -180,9 +180,9 @@ def build_teach_tab(tutor: Any) -> dict[str, Any]:
             gr.Markdown("#### Reviews due")
             due = gr.Dataframe(headers=DUE_HEADERS, datatype="str", interactive=False, column_count=len(DUE_HEADERS), elem_id="teach-due")  # fmt: skip
     gr.Markdown("#### Exercises (hardest first)")
-    exercises = gr.Dataframe(headers=ITEM_HEADERS, datatype="str", interactive=False, column_count=len(ITEM_HEADERS), wrap=True, elem_id="teach-exercises")  # fmt: skip
+    exercises = gr.Dataframe(headers=ITEM_HEADERS, datatype="str", interactive=False, column_count=len(ITEM_HEADERS), column_widths=ITEM_WIDTHS, wrap=True, elem_id="teach-exercises")  # fmt: skip
     gr.Markdown("#### Practice items (hardest first)")
-    practice = gr.Dataframe(headers=ITEM_HEADERS, datatype="str", interactive=False, column_count=len(ITEM_HEADERS), wrap=True, elem_id="teach-practice")  # fmt: skip
+    practice = gr.Dataframe(headers=ITEM_HEADERS, datatype="str", interactive=False, column_count=len(ITEM_HEADERS), column_widths=ITEM_WIDTHS, wrap=True, elem_id="teach-practice")  # fmt: skip
     gr.Markdown("#### Learners")
     learners = gr.Dataframe(headers=LEARNER_HEADERS, datatype="str", interactive=False, column_count=len(LEARNER_HEADERS), elem_id="teach-learners")  # fmt: skip
     outs = [msg, heat, bars, exercises, practice, stuck, due, learners, csv_btn]

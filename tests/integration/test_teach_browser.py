@@ -16,16 +16,24 @@ from tests.served import ServedTutor, served_tutor  # noqa: F401 - the fixture
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
 
 
+TOPICS = ("m1.numpy", "m1.pandas", "m2.linear-algebra", "m3.eda")
+LEARNERS = {"teach-ann": (0, 1, 0), "teach-ben": (1, 1, 2), "teach-cy": (0, 0, 0)}
+
+
 def seed(url: str) -> list[str]:
-    """Practice answers of two learners on m1.numpy's multiple-choice items (fast: no sandbox)."""
-    items = httpx.get(f"{url}/api/topics/m1.numpy/practice", timeout=30).json()["items"]
-    mc = [i["id"] for i in items if i["kind"] == "multiple_choice"][:3]
-    for learner, choices in (("teach-ann", (0, 1, 0)), ("teach-ben", (1, 1, 2))):
-        for item_id, choice in zip(mc, choices, strict=False):
-            r = httpx.post(f"{url}/api/practice/{item_id}/answer",
-                           json={"learner_id": learner, "answer": choice}, timeout=60)  # fmt: skip
-            assert r.status_code == 200, r.text
-    return mc
+    """Practice answers of three learners on a few topics' multiple-choice items (fast: no
+    sandbox); returns the items answered."""
+    answered = []
+    for topic in TOPICS:
+        items = httpx.get(f"{url}/api/topics/{topic}/practice", timeout=30).json()["items"]
+        mc = [i["id"] for i in items if i["kind"] == "multiple_choice"][:3]
+        answered += mc
+        for learner, choices in LEARNERS.items():
+            for item_id, choice in zip(mc, choices, strict=False):
+                r = httpx.post(f"{url}/api/practice/{item_id}/answer",
+                               json={"learner_id": learner, "answer": choice}, timeout=60)  # fmt: skip
+                assert r.status_code == 200, r.text
+    return answered
 
 
 def test_teach_tab_shows_the_cohort(page: Any, served_tutor: ServedTutor) -> None:  # noqa: F811
@@ -38,8 +46,8 @@ def test_teach_tab_shows_the_cohort(page: Any, served_tutor: ServedTutor) -> Non
     practice = page.locator("#teach-practice").inner_text()
     assert mc[0] in practice, practice
     learners = page.locator("#teach-learners").inner_text()
-    assert "teach-ann" in learners and "teach-ben" in learners
-    assert page.locator("#teach-csv").is_visible()
+    assert all(name in learners for name in LEARNERS)
+    page.locator("#teach-csv").wait_for(state="visible")
     with page.expect_download() as dl:
         page.locator("#teach-csv").click()
     csv_text = open(dl.value.path(), encoding="utf-8").read()

@@ -83,6 +83,7 @@ def test_teacher_reads_any_learner_but_changes_nothing(keyed: tuple[TestClient, 
         ("/api/models/active", {"model_id": "m2"}),
         ("/api/practice/x/answer", {"learner_id": "ada", "answer": 1}),
         ("/v1/chat/completions", {"model": "tutor", "messages": [{"role": "user", "content": "hi"}]}),
+        ("/mcp", {"jsonrpc": "2.0", "id": 1, "method": "tools/call", "params": {"name": "grade"}}),
     ]
     for url, body in writes:
         r = client.post(url, json=body, headers=auth("tk"))

@@ -204,3 +204,26 @@ def test_the_background_thread_delivers_soon_after_a_record(tutor: Tutor) -> Non
         assert len(got) == 1 and Outbox(tutor.store).count() == 0
     finally:
         s.close()
+
+
+def test_the_app_starts_the_sender_and_stops_it(tutor: Tutor) -> None:
+    from fastapi.testclient import TestClient
+
+    from app import create_app
+
+    got: list[dict[str, Any]] = []
+
+    def lrs(req: httpx.Request) -> httpx.Response:
+        got.extend(json.loads(req.content))
+        return httpx.Response(200)
+
+    s = sender(tutor, lrs, poll_s=30.0)
+    tutor.__dict__["xapi"] = s
+    with TestClient(create_app(tutor.settings, tutor, warm_up=False)) as client:
+        r = client.post("/api/grade", json={"exercise_id": "numpy-mean", "code": "pass", "learner_id": "fay"})
+        assert r.status_code == 200  # answered without waiting for the LRS
+        t0 = time.monotonic()
+        while not got and time.monotonic() - t0 < 5:
+            time.sleep(0.05)
+        assert [st["actor"]["account"]["name"] for st in got] == ["fay"]
+    assert s._thread is not None and not s._thread.is_alive()  # closed with the app

@@ -240,7 +240,8 @@ def compute(
         if c["due"] <= due_at:
             due[c["learner_id"]].append(Due(c["topic_id"], title.get(c["topic_id"], c["topic_id"]), c["due"]))
 
-    everyone = sorted(set(rec.learners) | set(grid) | {a["learner_id"] for a in rec.attempts + rec.answers})
+    # learners with any record (a guest who only opened the page is not part of the cohort)
+    everyone = sorted(set(grid) | {a["learner_id"] for a in rec.attempts + rec.answers + rec.cards})
     summaries = []
     for lid in everyone:
         mine = [a for a in rec.attempts if a["learner_id"] == lid]
