@@ -14,9 +14,29 @@ _ANSI = re.compile(r"\x1b\[[0-9;?]*[ -/]*[@-~]")
 _TRACEBACK_CHARS = 20_000
 
 
+def _install_prefixes() -> list[str]:
+    """Where Python and its packages live on the server (the venv, the base install): learners see
+    library frames as ``<python>/...`` instead of the server's paths."""
+    import site
+    import sys
+    import sysconfig
+
+    paths = {sys.prefix, sys.base_prefix, sysconfig.get_paths().get("purelib", ""), *site.getsitepackages()}
+    return sorted((p.rstrip("/") for p in paths if p and len(p) > 1), key=len, reverse=True)
+
+
+_PREFIXES = _install_prefixes()
+
+
+def hide_server_paths(text: str) -> str:
+    for prefix in _PREFIXES:
+        text = text.replace(prefix + "/", "<python>/")
+    return text
+
+
 @dataclass
 class RunResult:
-    """CONTRACT's run shape plus ``notices`` (sandbox, truncation and restart messages)."""
+    """The run shape of docs/contract.md plus ``notices`` (sandbox, truncation and restart messages)."""
 
     status: Status
     stdout: str = ""
@@ -93,7 +113,7 @@ class OutputCollector:
                 self.outputs.append({"mime_type": "text/plain", "data": part})
 
     def set_error(self, content: dict[str, Any]) -> None:
-        tb = strip_ansi("\n".join(str(x) for x in content.get("traceback") or []))
+        tb = hide_server_paths(strip_ansi("\n".join(str(x) for x in content.get("traceback") or [])))
         if len(tb) > _TRACEBACK_CHARS:
             tb = tb[:_TRACEBACK_CHARS] + "\n... (traceback cut)"
         self.error = {

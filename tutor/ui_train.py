@@ -20,6 +20,8 @@ log = logging.getLogger(__name__)
 
 JOB_HEADERS = ["job", "kind", "status", "progress", "created"]
 MODEL_HEADERS = ["model", "active", "available", "base", "val_loss", "created"]
+# the quality gate's figures (tools/training/gate.py), shown next to "Use this model"
+GATE_HEADERS = ["plan valid", "leaks", "grounded", "bits/byte"]
 POLL_S = 1.0
 
 
@@ -61,13 +63,20 @@ def loss_frame(job: dict[str, Any] | None) -> pd.DataFrame:
 def job_summary(job: dict[str, Any] | None) -> str:
     if not job:
         return "Start a job or pick one from the list."
-    metrics = {k: v for k, v in (job.get("metrics") or {}).items() if k != "history"}
+    metrics: dict[str, Any] = {}
+    for k, v in (job.get("metrics") or {}).items():  # nested dicts (per-class scores) shown flat
+        if k == "history":
+            continue
+        if isinstance(v, dict):
+            metrics.update({f"{k}.{k2}": v2 for k2, v2 in v.items() if not isinstance(v2, dict | list)})
+        else:
+            metrics[k] = v
     lines = [
         f"**{escape_md(str(job.get('job_id')))}** ({escape_md(str(job.get('kind')))}): {escape_md(str(job.get('status')))}"
     ]
     if metrics:
-        shown = ", ".join(f"{escape_md(str(k))}={_fmt(v)}" for k, v in list(metrics.items())[:8])
-        lines.append(f"metrics: {shown}")
+        shown = "\n".join(f"- {escape_md(str(k))}: {_fmt(v)}" for k, v in list(metrics.items())[:16])
+        lines.append(f"metrics:\n{shown}")
     if job.get("model_id"):
         lines.append(f"model: `{job['model_id']}` (see the registry below)")
     if job.get("error") and job.get("status") != "cancelled":
@@ -84,6 +93,24 @@ def _fmt(v: Any) -> str:
 def _job_row(j: dict[str, Any]) -> list[Any]:
     created = str(j.get("created") or j.get("created_at") or "")[:19]
     return [j.get("job_id"), j.get("kind"), j.get("status"), f"{float(j.get('progress') or 0):.0%}", created]
+
+
+def gate_cells(figures: dict[str, Any] | None) -> list[str]:
+    """The gate's figures of one model as table cells (blank until it was gated)."""
+    if not figures:
+        return ["", "", "", ""]
+
+    def pct(v: Any) -> str:
+        return "" if v is None else f"{float(v):.0%}"
+
+    bpb = figures.get("bits_per_byte")
+    leaks = figures.get("leaks")
+    return [
+        pct(figures.get("plan_valid")),
+        "" if leaks is None else str(leaks),
+        pct(figures.get("grounding")),
+        "" if bpb is None else f"{float(bpb):.3f}",
+    ]
 
 
 class TrainHandlers:
@@ -111,13 +138,9 @@ class TrainHandlers:
             learner_id = learner_of(learner, request)
             if kind == "gpt":
                 params: dict[str, Any] = {"data": (data or "notes").strip(), "base": base or None}
-                for key, value in (
-                    ("max_steps", max_steps),
-                    ("batch_size", batch_size),
-                    ("n_layer", n_layer),
-                    ("n_embd", n_embd),
-                ):
-                    if value:
+                shape = (("n_layer", n_layer), ("n_embd", n_embd)) if base == "scratch" else ()
+                for key, value in (("max_steps", max_steps), ("batch_size", batch_size), *shape):
+                    if value and value > 0:
                         params[key] = int(value)
                 if lr:
                     params["lr"] = float(lr)
@@ -202,6 +225,7 @@ class TrainHandlers:
                 m.get("base") or "",
                 _fmt((m.get("metrics") or {}).get("val_loss", "")),
                 str(m.get("created") or "")[:19],
+                *gate_cells(m.get("gate")),
             ]
             for m in models
         ]
@@ -217,14 +241,18 @@ class TrainHandlers:
             ),
         )
 
-    def use_model(self, model_id: str | None) -> str:
+    def use_model(self, model_id: str | None, force: bool = False) -> str:
         if not model_id:
             return "⚠ pick a model first"
         try:
-            self.tutor.use_model(model_id)
+            out = self.tutor.use_model(model_id, force=bool(force))
         except TutorError as e:
             return f"⚠ {escape_md(error_text(e))}"
-        return f"The tutor now answers with **{escape_md(model_id)}**."
+        msg = f"The tutor now answers with **{escape_md(model_id)}**."
+        if out.get("forced"):
+            reasons = "; ".join((out.get("gate") or {}).get("reasons") or [])
+            msg += f" Forced past the quality gate: {escape_md(reasons)}."
+        return msg
 
 
 def build_train_tab(tutor: Any, learner: gr.components.Component) -> dict[str, Any]:
@@ -251,8 +279,14 @@ def build_train_tab(tutor: Any, learner: gr.components.Component) -> dict[str, A
                     batch_size = gr.Number(8, label="Batch", precision=0, minimum=1, min_width=90)
                     lr = gr.Number(1e-3, label="Learning rate", minimum=0, min_width=90)
                 with gr.Row():
-                    n_layer = gr.Number(None, label="Layers (scratch)", precision=0, minimum=1, min_width=90)
-                    n_embd = gr.Number(None, label="Width (scratch)", precision=0, minimum=8, min_width=90)
+                    # no `minimum`: an empty box is sent as 0 and was refused with "Value 0 is less than
+                    # minimum value 1"; empty or 0 means the recipe's default (used only from scratch)
+                    n_layer = gr.Number(
+                        None, label="Layers (scratch; empty = default)", precision=0, min_width=90
+                    )
+                    n_embd = gr.Number(
+                        None, label="Width (scratch; empty = default)", precision=0, min_width=90
+                    )
             start = gr.Button("Start training", variant="primary", elem_id="start-job")
             msg = gr.Markdown(elem_id="job-msg")
         with gr.Column(scale=3, min_width=300):
@@ -282,10 +316,17 @@ def build_train_tab(tutor: Any, learner: gr.components.Component) -> dict[str, A
             )
     with gr.Accordion("Models", open=False, elem_id="models"):
         models = gr.Dataframe(
-            headers=MODEL_HEADERS, datatype="str", interactive=False, column_count=6, elem_id="model-table"
+            headers=MODEL_HEADERS + GATE_HEADERS,
+            datatype="str",
+            interactive=False,
+            column_count=len(MODEL_HEADERS + GATE_HEADERS),
+            elem_id="model-table",
         )
         with gr.Row():
             use_pick = gr.Dropdown(label="Model", choices=[], min_width=160)
+            force = gr.Checkbox(
+                False, label="force (skip the quality gate)", elem_id="use-force", min_width=120
+            )
             use = gr.Button("Use this model", elem_id="use-model", min_width=120)
         use_msg = gr.Markdown()
 
@@ -327,7 +368,7 @@ def build_train_tab(tutor: Any, learner: gr.components.Component) -> dict[str, A
     picker.input(lambda j: j, picker, job_id, queue=False, **private).then(**watch, **private)
     cancel.click(h.cancel, [job_id, learner], msg, concurrency_id="train", **private).then(**watch, **private)
     resume.click(h.resume, [job_id, learner], msg, concurrency_id="train", **private).then(**watch, **private)
-    use.click(h.use_model, use_pick, use_msg, concurrency_id="train", **private).then(
+    use.click(h.use_model, [use_pick, force], use_msg, concurrency_id="train", **private).then(
         h.models, None, [models, use_pick, base], **private
     )
     return {"watch": watch, "models": (h.models, [models, use_pick, base]), "handlers": h, "job_id": job_id}

@@ -248,3 +248,14 @@ def test_run_result_dict_has_the_contract_shape() -> None:
     d = RunResult(status="ok", stdout="hi", duration_s=0.123456).to_dict()
     assert set(d) == {"status", "stdout", "stderr", "outputs", "error", "duration_s", "notices"}
     assert d["duration_s"] == 0.1235
+
+
+def test_tracebacks_show_library_frames_without_the_servers_paths() -> None:
+    import numpy
+
+    from tools._outputs import OutputCollector
+
+    c = OutputCollector(10_000)
+    c.set_error({"ename": "ValueError", "evalue": "bad", "traceback": [f'File "{numpy.__file__}", line 1']})
+    assert c.error is not None
+    assert c.error["traceback"] == 'File "<python>/numpy/__init__.py", line 1'

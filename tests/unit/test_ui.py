@@ -267,3 +267,15 @@ def test_a_logged_in_learner_acts_as_themselves() -> None:
         username = "ada"
 
     assert learner_of("bob", Req()) == "ada"  # type: ignore[arg-type]  # the picker cannot switch learner
+
+
+def test_train_tab_gpt_form_works_with_its_own_defaults(tmp_path: Path) -> None:
+    """Empty layer/width boxes arrive as 0 and mean "default"; they only apply from scratch."""
+    from tutor.ui_train import TrainHandlers
+
+    tutor = fake_tutor(tmp_path / "var")
+    job_id, message, _ = TrainHandlers(tutor).submit("gpt", "notes", "", 50, 8, 0, 0, 1e-3, "", "", "{}", "ada")
+    assert job_id and "Queued" in message
+    assert "n_layer" not in tutor.jobs.jobs[job_id]["params"]
+    job_id, _, _ = TrainHandlers(tutor).submit("gpt", "notes", "scratch", 50, 8, 2, 64, None, "", "", "{}", "ada")
+    assert {"n_layer": 2, "n_embd": 64}.items() <= tutor.jobs.jobs[job_id]["params"].items()
