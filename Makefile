@@ -53,7 +53,7 @@ format: $(STAMP)
 	$(BIN)/ruff format .
 
 bench: setup index
-	$(BIN)/python scripts/bench.py
+	$(BIN)/python scripts/bench.py $(if $(SHAKESPEARE),--shakespeare $(SHAKESPEARE))
 
 eval: setup index
 	$(BIN)/python scripts/eval.py

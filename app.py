@@ -1,32 +1,9 @@
-"""The ASGI app: FastAPI (``/api``, ``/v1``, ``/healthz``, ``/docs``) with the Gradio UI mounted at
-``/``. Only wiring; behaviour lives in ``tutor``."""
+"""The entry point: the ASGI app factory, re-exported from ``tutor/web.py`` (FastAPI ``/api``,
+``/v1``, ``/mcp``, ``/healthz``, ``/docs`` with the Gradio UI at ``/``). No logic here:
+``uvicorn --factory app:create_app`` or ``tutor serve``."""
 
 from __future__ import annotations
 
-import threading
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
+from tutor.web import create_app
 
-from fastapi import FastAPI
-
-from tutor import api
-from tutor.config import Settings
-from tutor.service import Tutor
-from tutor.ui import mount_ui
-
-
-def create_app(settings: Settings | None = None, tutor: Tutor | None = None, warm_up: bool = True) -> FastAPI:
-    tutor = tutor or Tutor(settings or Settings())
-
-    @asynccontextmanager
-    async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
-        tutor.start_background()  # the xAPI sender, when TUTOR_XAPI_URL is set (tutor/xapi.py)
-        if warm_up:  # in the background: /healthz answers at once, first requests wait on locks
-            threading.Thread(target=tutor.warm_up, name="warm-up", daemon=True).start()
-        yield
-        tutor.close()
-
-    app = FastAPI(title="GPT Tutor", version="0.1.0", lifespan=lifespan)
-    app.state.tutor = tutor
-    api.install(app)
-    return mount_ui(app, tutor)  # also adds /notes/{topic_id}, before the catch-all mount at /
+__all__ = ["create_app"]

@@ -142,7 +142,7 @@ class LearnerModel:
         return None
 
     def progress(self, learner_id: str) -> dict[str, Any]:
-        """CONTRACT's progress shape; ``mastery`` lists only topics with graded attempts."""
+        """The progress shape of docs/contract.md; ``mastery`` lists only topics with graded attempts."""
         return {
             "learner_id": learner_id,
             "mastery": self.store.get_mastery(learner_id),

@@ -35,6 +35,7 @@ class PlanItem:
     topic_id: str
     activity: str
     minutes: int
+    reason: str = ""  # why it is in the plan, from the learner's state (curriculum.plan_reasons)
 
 
 @dataclass
@@ -84,6 +85,7 @@ def plan_lesson(
     if not 0 < hours <= 40:
         raise ValueError(f"hours must be in (0, 40], got {hours}")
     goal_topics = [g for g in goal_topics if g in catalog.topics]
+    due_reviews = list(due_reviews)
     practicable = practice_topic_ids(practice_topics, catalog)
     budget = int(hours * 60)
     items: list[PlanItem] = []
@@ -116,7 +118,23 @@ def plan_lesson(
         why += " Due reviews come first so earlier topics stay fresh."
     if not items:
         why = "Everything on this path is mastered; pick a goal or a specialisation topic."
-    return Plan(items=items, rationale=why, goal_topics=list(goal_topics))
+    return Plan(items=_with_reasons(catalog, mastery, items, goal_topics, due_reviews), rationale=why,
+                goal_topics=list(goal_topics))  # fmt: skip
+
+
+def _with_reasons(
+    catalog: Catalog,
+    mastery: Mapping[str, float],
+    items: list[PlanItem],
+    goal_topics: list[str],
+    due_reviews: Iterable[str],
+) -> list[PlanItem]:
+    from dataclasses import replace
+
+    from curriculum.plan_reasons import ReasonContext, practice_counts, reason_for
+
+    ctx = ReasonContext(catalog, mastery, goal_topics, list(due_reviews), practice_counts(catalog))
+    return [replace(i, reason=reason_for(ctx, asdict(i))) for i in items]
 
 
 def validate_plan(
@@ -125,11 +143,20 @@ def validate_plan(
     mastery: Mapping[str, float],
     hours: float,
     practice_topics: Iterable[str] | None = None,
+    *,
+    goal_topics: Iterable[str] | None = None,
+    due_reviews: Iterable[str] | None = None,
 ) -> list[str]:
     """Problems with a plan (empty list = valid): unknown ids, duplicates, bad activities or
     minutes, "practice" on a topic without practice items, a topic before its prerequisites,
-    more time than the learner has."""
+    more time than the learner has. With ``goal_topics``, a non-review topic off the goal's path
+    (its prerequisite closure not yet mastered); with ``due_reviews``, a review of a topic not due."""
+    from curriculum.plan_reasons import goal_path
+
     practicable = practice_topic_ids(practice_topics, catalog)
+    goals = [g for g in goal_topics or () if g in catalog.topics]
+    on_path = set(goal_path(catalog, mastery, goals)) if goals else None
+    due = None if due_reviews is None else set(due_reviews)
     problems: list[str] = []
     seen: set[str] = set()
     total = 0
@@ -146,6 +173,10 @@ def validate_plan(
             problems.append(f"item {n}: minutes must be a positive integer, got {minutes!r}")
         else:
             total += minutes
+        if act == "review" and due is not None and tid not in due:
+            problems.append(f"item {n}: {tid} is not due for review")
+        if act != "review" and on_path is not None and tid not in on_path:
+            problems.append(f"item {n}: {tid} is not on the path to the goal {goals}")
         if act != "review":
             if tid in seen:
                 problems.append(f"item {n}: {tid} appears twice")

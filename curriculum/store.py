@@ -575,7 +575,7 @@ class Store:
 
 
 def _job_dict(m: Any) -> dict[str, Any]:
-    """A job row in CONTRACT's shape (plus a few extra fields)."""
+    """A job row in the shape of docs/contract.md (plus a few extra fields)."""
     return {
         "job_id": m["id"],
         "kind": m["kind"],

@@ -5,7 +5,7 @@ lr 1e-3, no dropout): on our 2-core machines it took 2 min 15 s and reached val 
 This submits the same run as a ``gpt`` job (worker process, store, checkpoints and all) and
 prints the wall time from submit to finished job, the final val loss and tokens/s.
 
-    python scripts/bench_training.py ../shared/data/tinyshakespeare.txt [--steps 2000] [--json]
+    python scripts/bench_training.py PATH/TO/tinyshakespeare.txt [--steps 2000] [--json]
 
 Exit code 1 when a target is missed (wall time <= 135 s, val loss <= 1.89 at 2000 steps).
 """

@@ -69,7 +69,7 @@ class FakeRetriever:
                 f"knowledge/notes/{t.id}.md#overview",
                 f"{t.title} > Overview",
                 f"{t.title} covers {', '.join(t.must_cover)}. It matters in practice.",
-                s / 10,
+                min(1.0, 0.6 + s / 5) if s else 0.3,  # shaped like the real fused score (0..1)
             )
             for s, t in scored[:k]
         ]

@@ -1,10 +1,12 @@
 """One real ipykernel inside the sandbox, driven by jupyter_client over ipc sockets.
 
-Why these choices (measured, see notes/sandbox-findings.md): inside a new network namespace
+Why these choices (measured, see docs/sandbox.md): inside a new network namespace
 only ``transport="ipc"`` works, so the socket dir is bound in; interrupts go as messages on the
 control channel (the kernel runs in its own session); and since ``os._exit`` or a segfault
 leaves the client waiting for ever, the process is polled between messages so a death is
-reported at once.
+reported at once. The kernel starts through ``tools/_kernel_launcher.py`` (bound in read-only),
+which keeps ipykernel off TCP so that the sandbox's seccomp filter can refuse every socket
+that is not AF_UNIX.
 """
 
 from __future__ import annotations
@@ -29,6 +31,7 @@ log = logging.getLogger(__name__)
 _POLL_S = 0.05
 _MAX_SOCKET_PATH = 90  # AF_UNIX paths end at 107 bytes; ipc sockets are "<dir>/s-<port>"
 RESET_NOTICE = "Its state was reset: variables, imports and files from earlier runs are gone."
+_LAUNCHER = Bind(Path(__file__).resolve().parent / "_kernel_launcher.py", "/opt/kernel/launch.py")
 
 
 class KernelStartError(SandboxUnavailable):
@@ -74,12 +77,12 @@ class SandboxedKernel:
         conn = ipc_host / "connection.json"
         conn.write_text(json.dumps(info))
         conn.chmod(0o644)
-        argv = [self.sandbox.python, "-m", "ipykernel_launcher", "-f", f"{inside}/connection.json",
+        argv = [self.sandbox.python, self.sandbox.inside(_LAUNCHER), "-f", f"{inside}/connection.json",
                 "--HistoryManager.enabled=False"]  # fmt: skip
         # matplotlib's inline backend renders with Agg and sends PNGs, so plots reach the learner
         env = self.sandbox.env({"MPLBACKEND": "module://matplotlib_inline.backend_inline"})
         with open(self.dir / "kernel.log", "wb") as logf:
-            self.proc = self.sandbox.spawn(argv, uid=self.uid, binds=[work, ipc], cwd=work, env=env,
+            self.proc = self.sandbox.spawn(argv, uid=self.uid, binds=[work, ipc, _LAUNCHER], cwd=work, env=env,
                                            stdout=logf, stderr=logf)  # fmt: skip
         kc = BlockingKernelClient()
         kc.load_connection_info(cast(Any, dict(info, ip=f"{ipc_host}/s")))  # a TypedDict in its stubs

@@ -11,7 +11,15 @@ from __future__ import annotations
 import sys
 import tempfile
 
-from knowledge.cards import CARDS_DIR, Card, CardFormatError, output_matches, parse_cards, runner_code, validate
+from knowledge.cards import (
+    CARDS_DIR,
+    Card,
+    CardFormatError,
+    output_matches,
+    parse_cards,
+    runner_code,
+    validate,
+)
 
 
 def main(argv: list[str]) -> int:  # pragma: no cover - a maintainer's command

@@ -25,7 +25,7 @@ from pathlib import Path
 
 from tools._kernel_process import RESET_NOTICE, KernelStartError, SandboxedKernel
 from tools._outputs import RunResult
-from tools.sandbox import INSTALL_HINT, Limits, Sandbox, SandboxUnavailable, describe_exit
+from tools.sandbox import Limits, Sandbox, SandboxUnavailable, describe_exit
 
 __all__ = ["KernelManager", "KernelStartError", "RunResult", "SandboxUnavailable"]
 
@@ -87,7 +87,7 @@ class KernelManager:
         self._closed = False
         self._thread: threading.Thread | None = None
         if not self.sandbox.available:
-            log.warning("code execution disabled: %s", INSTALL_HINT)
+            log.warning("code execution disabled: %s", self.sandbox.unavailable_reason)
             return
         if not sandbox:
             log.warning("TUTOR_UNSAFE_NO_SANDBOX is set: learner code runs unconfined")

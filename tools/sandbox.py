@@ -7,10 +7,14 @@ socket dir). It gets new pid/net/ipc/uts namespaces (no network at all, not even
 loopback), a cleared environment, ``--die-with-parent`` and, when the tutor runs as root, a
 uid of its own with no capabilities and ``no_new_privs`` (so RLIMIT_NPROC counts only that
 sandbox's processes and other sandboxes cannot be signalled). When the tutor is not root,
-bubblewrap's user namespace maps the caller's uid instead.
+bubblewrap's user namespace maps the caller's uid instead. A seccomp filter (``tools.seccomp``,
+loaded by bubblewrap right before it executes the command) denies ptrace, mounts, new
+namespaces, bpf, perf events, userfaultfd, io_uring, keyrings, kexec and every socket that is
+not AF_UNIX. Without bubblewrap or the seccomp library nothing runs (see ``check``); docs/sandbox.md
+has the whole threat model.
 
-What this does NOT protect against (limits, stated plainly): kernel exploits (no seccomp
-filter), CPU time (callers enforce wall-clock timeouts), disk filling of the bound work dir
+What this does NOT protect against (limits, stated plainly): kernel exploits through the system
+calls that stay allowed, CPU time (callers enforce wall-clock timeouts), disk filling of the bound work dir
 beyond the per-file size limit, and anything when ``enabled=False`` (TUTOR_UNSAFE_NO_SANDBOX),
 where code runs as the tutor's own user with only rlimits and a scrubbed environment.
 """
@@ -29,6 +33,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import IO, Any
 
+from tools import seccomp
 from tools._confined import _UIDS, Confined, processes_of
 
 __all__ = ["Bind", "Confined", "Limits", "Sandbox", "SandboxUnavailable", "describe_exit", "processes_of"]
@@ -87,15 +92,30 @@ class Sandbox:
         self.bwrap = find_bwrap() if enabled else None
         self.prlimit = shutil.which("prlimit")  # util-linux, like setpriv
         self.as_root = os.geteuid() == 0
+        self.seccomp: bytes | None = None  # the compiled filter (tools.seccomp)
+        self.seccomp_error = ""
+        if enabled:
+            try:
+                self.seccomp = seccomp.bpf_program()
+            except seccomp.SeccompUnavailable as e:
+                self.seccomp_error = str(e)
 
     @property
     def available(self) -> bool:
-        return not self.enabled or self.bwrap is not None
+        return not self.enabled or (self.bwrap is not None and self.seccomp is not None)
+
+    @property
+    def unavailable_reason(self) -> str:
+        """Why code cannot run confined, with what to install ("" when it can)."""
+        if self.available:
+            return ""
+        return INSTALL_HINT if self.bwrap is None else self.seccomp_error or seccomp.INSTALL_HINT
 
     def check(self) -> None:
-        """Raise SandboxUnavailable with install instructions if code cannot be run confined."""
+        """Raise SandboxUnavailable with install instructions if code cannot be run confined
+        (bubblewrap or the seccomp library is missing and unsafe mode is off)."""
         if not self.available:
-            raise SandboxUnavailable(INSTALL_HINT)
+            raise SandboxUnavailable(self.unavailable_reason)
 
     def notices(self) -> list[str]:
         return [] if self.enabled else [UNSAFE_NOTICE]
@@ -171,17 +191,21 @@ class Sandbox:
                 preexec_fn=self._rlimits(with_nproc=False), **common,
             )  # fmt: skip
             return Confined(popen, None, sandboxed=False)
+        assert self.seccomp is not None  # check() passed
         passwd_r, group_r = _data_fd(_passwd(uid)), _data_fd(_group(uid))
+        filter_fd = seccomp.memfd(self.seccomp)
         try:
             cmd = self._command(argv, uid=uid, binds=binds, cwd=cwd, hide=hide, env=env,
-                                passwd_fd=passwd_r, group_fd=group_r)  # fmt: skip
+                                passwd_fd=passwd_r, group_fd=group_r, seccomp_fd=filter_fd)  # fmt: skip
             popen = subprocess.Popen(
-                [*self._limit_prefix(with_nproc=True), *cmd], env={}, pass_fds=(passwd_r, group_r, *pass_fds),
-                preexec_fn=self._rlimits(with_nproc=True), **common,
+                [*self._limit_prefix(with_nproc=True), *cmd], env={},
+                pass_fds=(passwd_r, group_r, filter_fd, *pass_fds), preexec_fn=self._rlimits(with_nproc=True),
+                **common,
             )  # fmt: skip
         finally:
             os.close(passwd_r)
             os.close(group_r)
+            os.close(filter_fd)
         return Confined(popen, uid, sandboxed=True)
 
     def _limit_prefix(self, *, with_nproc: bool) -> list[str]:
@@ -217,12 +241,15 @@ class Sandbox:
     def _command(
         self, argv: Sequence[str], *, uid: int | None, binds: Sequence[Bind], cwd: Bind | None,
         hide: Sequence[str], env: Mapping[str, str], passwd_fd: int, group_fd: int,
+        seccomp_fd: int | None = None,
     ) -> list[str]:  # fmt: skip
         assert self.bwrap is not None
         tmpfs_size = str(self.limits.tmpfs_mb * 1024 * 1024)
         cmd = [self.bwrap, "--unshare-ipc", "--unshare-pid", "--unshare-net", "--unshare-uts",
                "--unshare-cgroup-try", "--die-with-parent", "--new-session", "--clearenv",
                "--hostname", "sandbox", "--proc", "/proc", "--dev", "/dev",
+               # POSIX semaphores and shared memory (multiprocessing, torch DataLoader workers)
+               "--perms", "1777", "--size", tmpfs_size, "--tmpfs", "/dev/shm",
                "--perms", "1777", "--size", tmpfs_size, "--tmpfs", "/tmp",
                "--perms", "0755", "--dir", "/home",
                "--perms", "1777", "--size", tmpfs_size, "--tmpfs", HOME]  # fmt: skip
@@ -248,6 +275,8 @@ class Sandbox:
         for path in [*_own_package_dirs(ro_roots), *hide]:
             cmd += ["--tmpfs", path]
         cmd += ["--chdir", cwd.dest if cwd else HOME]
+        if seccomp_fd is not None:  # loaded last, after the namespaces are set up, before the exec
+            cmd += ["--seccomp", str(seccomp_fd)]
         for key, value in env.items():
             cmd += ["--setenv", key, value]
         if self.as_root:

@@ -30,10 +30,13 @@ allowed: this is a deny list that narrows the kernel's attack surface, not an al
 from __future__ import annotations
 
 import errno
+import logging
 import os
 import socket
 from functools import lru_cache
 from typing import Any
+
+log = logging.getLogger(__name__)
 
 __all__ = ["DENIED", "INSTALL_HINT", "SeccompUnavailable", "bpf_program", "memfd"]
 
@@ -44,15 +47,20 @@ INSTALL_HINT = (
     "code unconfined on a machine you own (never in production)"
 )
 
-DENIED: tuple[str, ...] = (
-    "ptrace", "process_vm_readv", "process_vm_writev", "pidfd_getfd",
-    "mount", "umount2", "pivot_root", "fsopen", "fsconfig", "fsmount", "fspick", "move_mount",
-    "open_tree", "mount_setattr",
-    "unshare", "setns",
-    "bpf", "perf_event_open", "userfaultfd", "io_uring_setup", "io_uring_enter", "io_uring_register",
-    "keyctl", "add_key", "request_key",
-    "kexec_load", "kexec_file_load", "init_module", "finit_module", "delete_module",
+# denied everywhere; building the filter fails if libseccomp does not know one of them
+REQUIRED: tuple[str, ...] = (
+    "ptrace", "mount", "umount2", "pivot_root", "bpf", "perf_event_open", "keyctl", "add_key",
+    "request_key", "userfaultfd", "kexec_load", "kexec_file_load",
 )  # fmt: skip
+# denied too where libseccomp knows them (all of them since libseccomp 2.5); an older library
+# leaves the unknown ones allowed and logs which
+EXTRA: tuple[str, ...] = (
+    "process_vm_readv", "process_vm_writev", "pidfd_getfd",
+    "fsopen", "fsconfig", "fsmount", "fspick", "move_mount", "open_tree", "mount_setattr",
+    "unshare", "setns", "io_uring_setup", "io_uring_enter", "io_uring_register",
+    "init_module", "finit_module", "delete_module",
+)  # fmt: skip
+DENIED = REQUIRED + EXTRA
 
 # every CLONE_NEW* flag (linux/sched.h); clone(2) takes its flags as the first argument on x86_64
 # and aarch64 (the only architectures the tutor is built for)
@@ -81,8 +89,14 @@ def build_filter() -> Any:
     deny = sc.ERRNO(errno.EPERM)
     f = sc.SyscallFilter(sc.ALLOW)
     f.set_attr(sc.Attr.ACT_BADARCH, deny)
-    for name in DENIED:
+    for name in REQUIRED:
         f.add_rule(deny, name)
+    unknown = [n for n in EXTRA if sc.resolve_syscall(sc.Arch.NATIVE, n) < 0]
+    if unknown:
+        log.warning("libseccomp does not know %s: these stay allowed", ", ".join(unknown))
+    for name in EXTRA:
+        if name not in unknown:
+            f.add_rule(deny, name)
     for flag in _CLONE_NEW.values():
         f.add_rule(deny, "clone", sc.Arg(0, sc.MASKED_EQ, flag, flag))
     f.add_rule(sc.ERRNO(errno.ENOSYS), "clone3")

@@ -1,4 +1,4 @@
-"""HTTP API ``/api/...`` (CONTRACT); only translation between HTTP and ``tutor.service.Tutor``.
+"""HTTP API ``/api/...`` (docs/contract.md); only translation between HTTP and ``tutor.service.Tutor``.
 Errors map to ``{"error": {"code", "message"}}`` here, in one place; auth (API keys bound to
 learners) is one dependency (``tutor/api_common.py``); ``/v1`` lives in ``tutor/openai_api.py``."""
 
@@ -9,18 +9,21 @@ from collections.abc import AsyncIterator, Generator
 from typing import Annotated, Any
 
 from fastapi import APIRouter, FastAPI, Query, Request
+from fastapi.encoders import jsonable_encoder
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, Field
 from sse_starlette import EventSourceResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
+from tutor import api_models as m
 from tutor import openai_api
 from tutor.api_common import Auth, LearnerId, Principal, TutorDep, in_threadpool, primed
+from tutor.api_models import out
 from tutor.errors import BadInput, Forbidden, NotFound, TutorError
 from tutor.service import Tutor
 
-api = APIRouter(prefix="/api", tags=["tutor"])
+api = APIRouter(prefix="/api", tags=["tutor"], responses=m.ERROR_RESPONSES)
 
 
 # --- request bodies ---
@@ -55,6 +58,7 @@ class JobIn(BaseModel):
 
 class ActiveModelIn(BaseModel):
     model_id: str = Field(min_length=1, max_length=128)
+    force: bool = False  # switch even when the quality gate finds the model worse (figures recorded)
 
 
 def _owned_job(tutor: Tutor, who: Principal, job_id: str) -> dict[str, Any]:
@@ -73,19 +77,19 @@ def _sse(events: Generator[dict[str, Any], None, None]) -> EventSourceResponse:
 
 
 # --- /api ---
-@api.post("/chat")
+@api.post("/chat", **out(m.ChatOut))
 def chat(body: ChatIn, tutor: TutorDep, who: Auth) -> dict[str, Any]:
     learner = who.act_as(body.learner_id) or body.learner_id
     return tutor.chat(learner, body.message, thread_id=body.thread_id)
 
 
-@api.post("/chat/stream")
+@api.post("/chat/stream", response_class=EventSourceResponse, responses=m.CHAT_STREAM_RESPONSES)
 def chat_stream(body: ChatIn, tutor: TutorDep, who: Auth) -> EventSourceResponse:
     learner = who.act_as(body.learner_id) or body.learner_id
     return _sse(primed(tutor.chat_stream(learner, body.message, thread_id=body.thread_id)))
 
 
-@api.get("/threads/{thread_id}")
+@api.get("/threads/{thread_id}", **out(m.ThreadOut))
 def thread(thread_id: str, tutor: TutorDep, who: Auth) -> dict[str, Any]:
     owner = tutor.store.thread_owner(thread_id)
     if owner is None:
@@ -94,13 +98,13 @@ def thread(thread_id: str, tutor: TutorDep, who: Auth) -> dict[str, Any]:
     return tutor.thread(thread_id)
 
 
-@api.get("/learners/{learner_id}/threads")
+@api.get("/learners/{learner_id}/threads", **out(list[m.ThreadSummary]))
 def threads(learner_id: str, tutor: TutorDep, who: Auth) -> list[dict[str, Any]]:
     who.act_as(learner_id)
     return tutor.threads(learner_id)
 
 
-@api.get("/search")
+@api.get("/search", **out(list[m.Passage]))
 def search(
     tutor: TutorDep,
     _who: Auth,
@@ -114,22 +118,22 @@ def search(
     return tutor.search(q, k=k, topic_id=topic_id, module=module)
 
 
-@api.get("/curriculum")
+@api.get("/curriculum", **out(m.CurriculumOut))
 def curriculum(tutor: TutorDep, _who: Auth) -> dict[str, Any]:
     return tutor.curriculum()
 
 
-@api.get("/exercises")
+@api.get("/exercises", **out(list[m.ExerciseSummary]))
 def exercises(tutor: TutorDep, _who: Auth) -> list[dict[str, Any]]:
     return tutor.list_exercises()
 
 
-@api.get("/exercises/{exercise_id}")
+@api.get("/exercises/{exercise_id}", **out(m.ExerciseOut))
 def exercise(exercise_id: str, tutor: TutorDep, _who: Auth) -> dict[str, Any]:
     return tutor.exercise(exercise_id)
 
 
-@api.post("/run")
+@api.post("/run", **out(m.RunOut))
 def run(body: RunIn, tutor: TutorDep, who: Auth) -> dict[str, Any]:
     session = body.session_id
     if session and who.learner_id:  # a learner's sessions are namespaced: no shared kernels
@@ -137,67 +141,67 @@ def run(body: RunIn, tutor: TutorDep, who: Auth) -> dict[str, Any]:
     return tutor.run(body.code, session_id=session, timeout_s=body.timeout_s)
 
 
-@api.post("/grade")
+@api.post("/grade", **out(m.GradeOut))
 def grade(body: GradeIn, tutor: TutorDep, who: Auth) -> dict[str, Any]:
     return tutor.grade(body.exercise_id, body.code, learner_id=who.act_as(body.learner_id))
 
 
-@api.get("/learners/{learner_id}/progress")
+@api.get("/learners/{learner_id}/progress", **out(m.ProgressOut))
 def progress(learner_id: str, tutor: TutorDep, who: Auth) -> dict[str, Any]:
     who.act_as(learner_id)
     return tutor.progress(learner_id)
 
 
-@api.post("/learners/{learner_id}/plan")
+@api.post("/learners/{learner_id}/plan", **out(m.PlanOut))
 def make_plan(learner_id: str, body: PlanIn, tutor: TutorDep, who: Auth) -> dict[str, Any]:
     who.act_as(learner_id)
     return tutor.plan(learner_id, hours=body.hours, goal=body.goal)
 
 
-@api.get("/learners/{learner_id}/plan")
+@api.get("/learners/{learner_id}/plan", **out(m.PlanOut))
 def saved_plan(learner_id: str, tutor: TutorDep, who: Auth) -> dict[str, Any]:
     who.act_as(learner_id)
     return tutor.saved_plan(learner_id)
 
 
-@api.post("/jobs")
+@api.post("/jobs", **out(m.JobOut))
 def submit_job(body: JobIn, tutor: TutorDep, who: Auth) -> dict[str, Any]:
     # training files are confined to the datasets folder by the job manager, for every caller
     return tutor.submit_job(body.kind, body.params, learner_id=who.act_as(body.learner_id))
 
 
-@api.get("/jobs")
+@api.get("/jobs", **out(list[m.JobOut]))
 def list_jobs(tutor: TutorDep, who: Auth) -> list[dict[str, Any]]:
     return tutor.list_jobs(who.learner_id)
 
 
-@api.get("/jobs/{job_id}")
+@api.get("/jobs/{job_id}", **out(m.JobOut))
 def get_job(job_id: str, tutor: TutorDep, who: Auth) -> dict[str, Any]:
     return _owned_job(tutor, who, job_id)
 
 
-@api.post("/jobs/{job_id}/cancel")
+@api.post("/jobs/{job_id}/cancel", **out(m.JobOut))
 def cancel_job(job_id: str, tutor: TutorDep, who: Auth) -> dict[str, Any]:
     _owned_job(tutor, who, job_id)
     return tutor.cancel_job(job_id)
 
 
-@api.post("/jobs/{job_id}/resume")
+@api.post("/jobs/{job_id}/resume", **out(m.JobOut))
 def resume_job(job_id: str, tutor: TutorDep, who: Auth) -> dict[str, Any]:
     _owned_job(tutor, who, job_id)
     return tutor.resume_job(job_id)
 
 
-@api.get("/models")
+@api.get("/models", **out(list[m.ModelOut]))
 def models(tutor: TutorDep, _who: Auth) -> list[dict[str, Any]]:
     return tutor.models()
 
 
-@api.post("/models/active")
+@api.post("/models/active", **out(m.ActiveModelOut))
 def use_model(body: ActiveModelIn, tutor: TutorDep, who: Auth) -> dict[str, Any]:
     if who.learner_id is not None:
         raise Forbidden("switching the tutor's model needs an admin key")
-    return tutor.use_model(body.model_id)
+    return tutor.use_model(body.model_id, force=body.force)  # 409 conflict: the gate refused it
 
 
 # --- error shape, in one place ---
@@ -210,6 +214,9 @@ def install(app: FastAPI) -> None:
 
     @app.exception_handler(TutorError)
     async def _tutor_error(_req: Request, e: TutorError) -> JSONResponse:
+        if e.details is not None:  # e.g. the model gate's figures on a refused switch
+            body = {"error": {"code": e.code, "message": e.message, "details": e.details}}
+            return JSONResponse(jsonable_encoder(body), status_code=e.status)
         return _error(e.status, e.code, e.message)
 
     @app.exception_handler(RequestValidationError)
@@ -236,12 +243,12 @@ def install(app: FastAPI) -> None:
                 return _error(413, "too_large", f"request body over {limit} bytes")
         return await call_next(request)
 
-    @app.get("/healthz", tags=["ops"])
+    @app.get("/healthz", tags=["ops"], response_model=m.HealthOut)
     def healthz() -> dict[str, str]:
         """Liveness: the process answers. Route traffic on /readyz."""
         return {"status": "ok"}
 
-    @app.get("/readyz", tags=["ops"], responses={503: {"description": "still loading (or a part failed)"}})
+    @app.get("/readyz", tags=["ops"], responses=m.READY_RESPONSES)
     def readyz(request: Request) -> JSONResponse:
         """Readiness: 200 once the embedding model, indexes, chat model, graph and kernel pool are
         loaded; 503 with what is still loading (or failed) before that."""

@@ -9,12 +9,14 @@ from typing import Annotated, Any, Literal
 from fastapi import APIRouter, Query
 from fastapi.responses import Response
 
+from tutor import api_models as m
 from tutor.api_common import Auth, Principal, TutorDep
+from tutor.api_models import out
 from tutor.errors import Forbidden
 from tutor.service import Tutor, translate_errors
 from tutor.usecases.cohort import Cohort, cohort
 
-router = APIRouter(prefix="/api", tags=["teachers"])
+router = APIRouter(prefix="/api", tags=["teachers"], responses=m.ERROR_RESPONSES)
 StuckDays = Annotated[float, Query(ge=0, le=365, description="days without a success on a topic")]
 MinFailures = Annotated[int, Query(ge=1, le=100, description="failed tries in a row on a topic")]
 Section = Literal["learner", "mastery", "exercise", "practice", "stuck", "due"]
@@ -27,7 +29,7 @@ def _cohort(tutor: Tutor, who: Principal, stuck_days: float, min_failures: int) 
         return cohort(tutor, stuck_days=stuck_days, min_failures=min_failures)
 
 
-@router.get("/cohort")
+@router.get("/cohort", **out(m.CohortOut))
 def get_cohort(
     tutor: TutorDep, who: Auth, stuck_days: StuckDays = 7.0, min_failures: MinFailures = 3
 ) -> dict[str, Any]:

@@ -10,11 +10,13 @@ from fastapi import APIRouter, File, Form, UploadFile
 from fastapi.responses import Response
 from pydantic import BaseModel, Field
 
+from tutor import api_models as m
 from tutor.api_common import Auth, LearnerId, TutorDep
+from tutor.api_models import out
 from tutor.errors import BadInput
 from tutor.service import translate_errors
 
-router = APIRouter(prefix="/api", tags=["labs"])
+router = APIRouter(prefix="/api", tags=["labs"], responses=m.ERROR_RESPONSES)
 _LEARNER_PATTERN = r"^[A-Za-z0-9_.@-]+$"
 
 
@@ -25,21 +27,21 @@ class StepCheckIn(BaseModel):
     """The learner's kernel session: state carries from step to step within it."""
 
 
-@router.get("/labs")
+@router.get("/labs", **out(m.LabsOut))
 def list_labs(tutor: TutorDep, _who: Auth) -> dict[str, Any]:
     """``{"labs": [{"id", "title", "module", "topics", "minutes", "steps": [{"id", "title"}]}]}``"""
     with translate_errors():
         return tutor.labs.catalog()  # type: ignore[no-any-return]
 
 
-@router.get("/labs/{lab_id}")
+@router.get("/labs/{lab_id}", **out(m.LabOut))
 def get_lab(lab_id: str, tutor: TutorDep, _who: Auth) -> dict[str, Any]:
     """The lab with its intro and, per step, the text, starter and hint."""
     with translate_errors():
         return tutor.labs.get(lab_id)  # type: ignore[no-any-return]
 
 
-@router.get("/labs/{lab_id}/notebook")
+@router.get("/labs/{lab_id}/notebook", response_class=Response, responses=m.NOTEBOOK_RESPONSES)
 def lab_notebook(lab_id: str, tutor: TutorDep, _who: Auth) -> Response:
     """The lab as a Jupyter notebook (nbformat 4) to work on in any Jupyter."""
     with translate_errors():
@@ -51,7 +53,7 @@ def lab_notebook(lab_id: str, tutor: TutorDep, _who: Auth) -> Response:
     )
 
 
-@router.post("/labs/{lab_id}/submit")
+@router.post("/labs/{lab_id}/submit", **out(m.LabSubmitOut))
 def submit_lab(
     lab_id: str,
     tutor: TutorDep,
@@ -70,7 +72,7 @@ def submit_lab(
         return tutor.labs.submit(lab_id, raw, learner_id=learner)  # type: ignore[no-any-return]
 
 
-@router.post("/labs/{lab_id}/steps/{step_id}/check")
+@router.post("/labs/{lab_id}/steps/{step_id}/check", **out(m.StepCheckOut))
 def check_step(lab_id: str, step_id: str, body: StepCheckIn, tutor: TutorDep, who: Auth) -> dict[str, Any]:
     """Run ``code`` as the step's cell in the learner's kernel session, then check the step:
     ``{"id", "passed", "message", "status", "hint", "runs", "progress", "next_step", ...}``."""
@@ -80,7 +82,7 @@ def check_step(lab_id: str, step_id: str, body: StepCheckIn, tutor: TutorDep, wh
         return tutor.labs.check_step(learner, lab_id, step_id, body.code, session)  # type: ignore[no-any-return]
 
 
-@router.get("/learners/{learner_id}/labs")
+@router.get("/learners/{learner_id}/labs", **out(m.LabProgressOut))
 def lab_progress(learner_id: str, tutor: TutorDep, who: Auth) -> dict[str, Any]:
     """The learner's labs, most recent first: ``{"labs": [{"lab_id", "title", "done", "total",
     "next_step", "steps": {...}}]}``."""

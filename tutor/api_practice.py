@@ -9,10 +9,12 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Query
 from pydantic import BaseModel
 
+from tutor import api_models as m
 from tutor.api_common import Auth, LearnerId, TutorDep
+from tutor.api_models import out
 from tutor.service import translate_errors
 
-router = APIRouter(prefix="/api", tags=["practice"])
+router = APIRouter(prefix="/api", tags=["practice"], responses=m.ERROR_RESPONSES)
 
 
 class AnswerIn(BaseModel):
@@ -22,14 +24,14 @@ class AnswerIn(BaseModel):
     words; code: Python source."""
 
 
-@router.get("/topics/{topic_id}/practice")
+@router.get("/topics/{topic_id}/practice", **out(m.TopicPracticeOut))
 def topic_practice(topic_id: str, tutor: TutorDep, _who: Auth) -> dict[str, Any]:
     """The topic's items without answers, feedback, solutions or tests."""
     with translate_errors():
         return tutor.practice.topic_items(topic_id)  # type: ignore[no-any-return]
 
 
-@router.get("/learners/{learner_id}/practice/next")
+@router.get("/learners/{learner_id}/practice/next", **out(m.NextPracticeOut))
 def next_practice(
     learner_id: str,
     tutor: TutorDep,
@@ -42,7 +44,7 @@ def next_practice(
         return tutor.practice.next_item(learner_id, topic_id or None)  # type: ignore[no-any-return]
 
 
-@router.post("/practice/{item_id}/answer")
+@router.post("/practice/{item_id}/answer", **out(m.AnswerOut))
 def answer_practice(item_id: str, body: AnswerIn, tutor: TutorDep, who: Auth) -> dict[str, Any]:
     """Check one answer and record it: ``{"correct", "feedback", "explanation", "mastery":
     {"topic_id", "before", "after"}, "next_review", ...}``."""

@@ -1,7 +1,7 @@
 """The ``tutor`` command. Thin: parses arguments, calls ``tutor.service.Tutor``, prints.
 
 ``--json`` prints exactly one JSON document on stdout; logs and progress go to stderr. Exit codes
-(CONTRACT): 0 success (a failed grade is still a success), 2 bad input, 1 internal error.
+(docs/contract.md): 0 success (a failed grade is still a success), 2 bad input, 1 internal error.
 """
 
 from __future__ import annotations
@@ -85,7 +85,7 @@ def serve(
     """Serve the UI (/) and the API (/api, /v1, /docs) on one port."""
     import uvicorn
 
-    from app import create_app
+    from tutor.web import create_app
 
     s = _settings()
     host, port = host or s.host, port or s.port
@@ -288,6 +288,10 @@ def train(
         list[str] | None, typer.Option("--param", help="sklearn estimator param key=value.")
     ] = None,
     learner: Annotated[str | None, typer.Option("--learner", help="Learner the job belongs to.")] = None,
+    activate: Annotated[
+        bool | None,
+        typer.Option("--activate", help="gpt: use the model once trained, if the quality gate passes it."),
+    ] = None,
     wait: Annotated[
         bool, typer.Option("--wait", help="Block with a progress bar until the job ends.")
     ] = False,
@@ -310,6 +314,7 @@ def train(
         "lora": lora,
         "dataset": dataset,
         "estimator": estimator,
+        "activate": activate,
     }
     with _tutor() as t:
         job = t.submit_job(kind, _train_params(kind, opts, param or []), learner_id=learner)
@@ -368,21 +373,37 @@ def model_build(
 
 @model_app.command("list")
 def model_list(as_json: JsonOpt = False) -> None:
-    """Registered models; * marks the active one."""
+    """Registered models; * marks the active one; each with its quality-gate figures."""
+    from tools.training.gate import summary
+
     with _tutor() as t:
         ms = t.models()
     _emit(
         ms,
         as_json,
-        lambda ms: "\n".join(f"{'*' if m['active'] else ' '} {m['id']}  {m.get('path', '')}" for m in ms),
+        lambda ms: "\n".join(
+            f"{'*' if m['active'] else ' '} {m['id']}  {m.get('path', '')}\n    gate: {summary(m.get('gate'))}"
+            for m in ms
+        ),
     )
 
 
 @model_app.command("use")
-def model_use(model_id: str) -> None:
-    """Make MODEL_ID the tutor's chat model."""
+def model_use(
+    model_id: str,
+    force: Annotated[
+        bool, typer.Option("--force", help="Switch even if the quality gate finds it worse.")
+    ] = False,
+) -> None:
+    """Make MODEL_ID the tutor's chat model, if the quality gate finds it no worse than the active one."""
+    from tools.training.gate import summary
+
     with _tutor() as t:
-        t.use_model(model_id)
+        out = t.use_model(model_id, force=force)
+    gate = out.get("gate") or {}
+    typer.echo(f"gate: {summary(gate.get('figures'))}", err=True)
+    if out.get("forced"):
+        typer.echo(f"forced past the gate: {'; '.join(gate.get('reasons') or [])}", err=True)
     typer.echo(f"active model: {model_id}", err=True)
 
 

@@ -22,7 +22,7 @@ class Settings(BaseSettings):
 
     model_config = SettingsConfigDict(env_prefix="TUTOR_", extra="ignore")
 
-    # where everything a running tutor writes lives (DESIGN "Runtime state")
+    # where everything a running tutor writes lives (docs/architecture.md, "Runtime state")
     data_dir: Path = Field(default=REPO_ROOT / "var", description="Data directory for all runtime state.")
     host: str = Field(default="127.0.0.1", description="Interface `tutor serve` binds to.")
     port: int = Field(default=7860, ge=1, le=65535, description="Port `tutor serve` binds to.")
@@ -111,7 +111,7 @@ class Settings(BaseSettings):
     def _absolute(cls, v: Path) -> Path:
         return v.expanduser().resolve()
 
-    # --- derived paths (DESIGN's data-dir layout) ---
+    # --- derived paths (docs/architecture.md, "Runtime state") ---
     @property
     def db_url(self) -> str:
         return self.database_url or f"sqlite:///{self.data_dir / 'tutor.db'}"

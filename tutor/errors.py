@@ -9,6 +9,7 @@ class TutorError(Exception):
     code = "internal"
     status = 500
     exit_code = 1
+    details: dict | None = None  # machine-readable extras; the API adds them as ``error.details``
 
     def __init__(self, message: str) -> None:
         super().__init__(message)

@@ -79,7 +79,10 @@ _TRAIN_CONFIRM = re.compile(
 )
 _QUESTION_START = re.compile(r"^\s*(how|what|why|when|which|explain|is|are|does|do)\b", re.I)
 _NEXT = re.compile(
-    r"\b(what'?s|whats|what is|what)\s+next\b|\bnext (step|topic|lesson|item|task)\b|^\s*next\s*\??$", re.I
+    r"\b(what'?s|whats|what is|what)\s+next\b|\bnext (step|topic|lesson|item|task)\b|^\s*next\s*\??$|"
+    r"\bwhat\s+(should|shall|do|can)\s+i\s+(do|study|learn|work on)\s+next\b|"  # plan: go on with it
+    r"\b(continue|resume)\s+(with\s+)?(my|the)\s+plan\b",
+    re.I,
 )
 _QUIZ = re.compile(
     r"\b(quiz|test|check|examine) me\b|^\s*quiz\b|\bpractice (questions?|items?|quiz)\b|"

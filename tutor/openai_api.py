@@ -16,11 +16,13 @@ from fastapi.responses import JSONResponse
 from pydantic import BaseModel, Field
 from sse_starlette import EventSourceResponse
 
+from tutor import api_models as m
 from tutor.api_common import Auth, LearnerId, TutorDep, in_threadpool, primed
+from tutor.api_models import out
 from tutor.errors import BadInput
 from tutor.openai_history import seed_thread, split_history
 
-v1 = APIRouter(prefix="/v1", tags=["openai-compatible"])
+v1 = APIRouter(prefix="/v1", tags=["openai-compatible"], responses=m.ERROR_RESPONSES)
 THREAD_HEADER = "X-Tutor-Thread"  # request: continue this thread; response: the turn's thread
 
 
@@ -38,14 +40,14 @@ class OpenAIChatIn(BaseModel):
     temperature: float | None = None
 
 
-@v1.get("/models")
+@v1.get("/models", **out(m.V1ModelsOut))
 def v1_models(tutor: TutorDep, _who: Auth) -> dict[str, Any]:
     now = int(time.time())
     data = [{"id": "tutor", "object": "model", "created": now, "owned_by": "tutor"}]
     return {"object": "list", "data": data}
 
 
-@v1.post("/chat/completions", response_model=None)
+@v1.post("/chat/completions", response_model=None, responses=m.V1_CHAT_RESPONSES)
 def v1_chat(body: OpenAIChatIn, request: Request, tutor: TutorDep, who: Auth) -> Any:
     """One turn. With ``X-Tutor-Thread`` the turn continues that thread (its own context); without
     it the earlier turns in ``messages`` seed a new thread. Either way the reply's

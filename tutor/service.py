@@ -17,7 +17,7 @@ from typing import Any
 from curriculum.catalog import Catalog, load_catalog
 from curriculum.store import Store
 from tutor.config import Settings
-from tutor.errors import BadInput, Forbidden, NotFound, TutorError, Unavailable
+from tutor.errors import BadInput, Conflict, Forbidden, NotFound, TutorError, Unavailable
 
 log = logging.getLogger(__name__)
 
@@ -311,6 +311,9 @@ class Tutor:
             return dict(self.learner_model.progress(learner_id))
 
     def plan(self, learner_id: str, hours: float = 3.0, goal: str | None = None) -> dict[str, Any]:
+        """The learner's new plan: the same use case as the chat's (``tutor.planning``), with the
+        graph's model task; ``model`` says who wrote it ("rules": the planner), ``constraint``
+        what the decoder was held to."""
         from tutor.planning import make_plan
 
         with translate_errors():
@@ -332,6 +335,8 @@ class Tutor:
             raise NotFound(
                 f"learner {learner_id!r} has no plan yet; make one with POST /api/learners/{{id}}/plan"
             )
+        plan.setdefault("model", "rules")  # plans saved before these fields existed
+        plan.setdefault("constraint", "none" if plan["model"] == "rules" else "unknown")
         return plan
 
     def explain(
@@ -410,13 +415,36 @@ class Tutor:
             active = self.registry.active()
             return [{**m, "active": m["id"] == active} for m in self.registry.list()]
 
-    def use_model(self, model_id: str) -> dict[str, Any]:
-        """Switch the chat model at run time: the next turn uses it, no restart."""
+    @cached_property
+    def gate(self) -> Any:
+        """The quality gate on model switches (``tools.training.gate``); leaks graded in the sandbox."""
+        from tools.training.gate import ModelGate
+
+        return ModelGate(
+            self.store,
+            self.registry,
+            catalog=self.catalog,
+            exercises=self.exercises,
+            grade=lambda exercise_id, code: bool(self.grader.grade(exercise_id, code).passed),
+        )
+
+    def use_model(self, model_id: str, force: bool = False) -> dict[str, Any]:
+        """Switch the chat model at run time: the next turn uses it, no restart. The gate first
+        measures it against the active model (figures cached per model); a worse model is refused
+        with the figures (Conflict, ``details`` = the gate's result) unless ``force``."""
+        from tools.training.gate import refusal_message
+
+        with translate_errors():
+            result = self.gate.check(model_id)  # outside the lock: the first measure takes seconds
+        if not result["passed"] and not force:
+            err = Conflict(refusal_message(result))
+            err.details = result
+            raise err
         with translate_errors(), self._lock:
             self.registry.set_active(model_id)
             for name in ("llm", "conversations"):
                 self.__dict__.pop(name, None)
-            return {"active": model_id}
+            return {"active": model_id, "gate": result, "forced": bool(force and not result["passed"])}
 
     def warm_up(self) -> None:
         """Load what the first request would otherwise wait for (index, embedder, BM25, intent

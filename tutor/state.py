@@ -27,7 +27,7 @@ class TutorState(TypedDict, total=False):
     """The LangGraph thread id; also the kernel session id, so variables survive between runs."""
 
     plan: dict[str, Any] | None
-    """The lesson plan made in this thread (CONTRACT plan shape); "what's next?" walks it."""
+    """The lesson plan made in this thread (the plan shape of docs/contract.md); "what's next?" walks it."""
 
     plan_step: int
     """Index of the next plan item "what's next?" will give."""

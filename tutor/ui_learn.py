@@ -18,7 +18,7 @@ from tutor.ui_practice import build_practice_panel
 
 log = logging.getLogger(__name__)
 
-PLAN_HEADERS = ["topic", "activity", "minutes"]
+PLAN_HEADERS = ["topic", "activity", "minutes", "why"]
 LEVELS = [(0.8, "mastered", "#2e7d32"), (0.5, "getting there", "#f9a825"), (0.0, "started", "#e65100")]
 UNSEEN = ("not started", "#9aa5b1")
 LearnOut = tuple[str, pd.DataFrame, str, list[list[Any]], str]
@@ -135,11 +135,14 @@ class LearnHandlers:
         titles = {t["id"]: t["title"] for m in self.tutor.curriculum()["modules"] for t in m["topics"]}
         items = plan.get("items") or []
         rows = [
-            [titles.get(i.get("topic_id"), i.get("topic_id")), i.get("activity"), i.get("minutes")]
+            [titles.get(i.get("topic_id"), i.get("topic_id")), i.get("activity"), i.get("minutes"),
+             i.get("reason") or ""]
             for i in items
-        ]
+        ]  # fmt: skip
         total = sum(int(i.get("minutes") or 0) for i in items)
         md = f"**Plan** ({total} min, by {escape_md(str(plan.get('model', '?')))}): {escape_md(str(plan.get('rationale', '')))}"
+        if plan.get("distance"):  # how far the goal is (tutor.planning)
+            md += f"\n\n{escape_md(str(plan['distance']))}"
         return rows, md
 
     def make_plan(
@@ -191,10 +194,10 @@ def build_learn_tab(tutor: Any, learner: gr.components.Component) -> dict[str, A
                 make = gr.Button("Make a plan", variant="primary", elem_id="make-plan")
             plan_md = gr.Markdown(elem_id="plan")
             plan = gr.Dataframe(
-                headers=["topic", "activity", "minutes"],
+                headers=PLAN_HEADERS,
                 datatype="str",
                 interactive=False,
-                column_count=3,
+                column_count=len(PLAN_HEADERS),
                 wrap=True,
                 elem_id="plan-table",
             )

@@ -1,7 +1,6 @@
 """A real ``tutor serve`` (scripted chat model, sample notes, temporary data dir) driven by the
 official ``openai`` client, by ``gradio_client`` through the UI's named endpoints, and by a
-CONTRACT shape check of every endpoint (the in-repo twin of ../shared/checks/contract_smoke.py,
-which CI does not have)."""
+shape check of every endpoint of docs/contract.md (the contract's smoke test, run by CI)."""
 
 from __future__ import annotations
 
@@ -72,7 +71,7 @@ def test_note_links_resolve(http: httpx.Client) -> None:
     assert http.get("/notes/nope").status_code == 404
 
 
-# --- the CONTRACT, shape by shape (mirrors ../shared/checks/contract_smoke.py) ---
+# --- the contract (docs/contract.md), shape by shape ---
 def test_contract_shapes(http: httpx.Client) -> None:
     assert http.get("/healthz").status_code == 200
     cur = http.get("/api/curriculum").json()

@@ -1,6 +1,6 @@
 """Every /api and /v1 endpoint through FastAPI's TestClient, with fakes behind the service:
 shapes, error codes, size limits and the API-key rules. (The real parts are exercised by the
-integration tests and ../shared/checks/contract_smoke.py.)"""
+integration tests, e.g. tests/integration/test_served_api.py.)"""
 
 from __future__ import annotations
 
@@ -129,7 +129,7 @@ def test_gpt_job_data_file_in_the_datasets_folder_is_accepted(tmp_path: Path) ->
 def test_models_and_switching(client: TestClient) -> None:
     models = client.get("/api/models").json()
     assert [m["active"] for m in models] == [True, False]
-    assert client.post("/api/models/active", json={"model_id": "m2"}).json() == {"active": "m2"}
+    assert client.post("/api/models/active", json={"model_id": "m2"}).json()["active"] == "m2"
     assert client.post("/api/models/active", json={"model_id": "zz"}).status_code == 404
     assert client.get("/v1/models").json()["data"][0]["id"] == "tutor"
 

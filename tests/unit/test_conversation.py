@@ -22,7 +22,7 @@ def test_chat_returns_the_contract_shape_and_a_new_thread(rig: Rig) -> None:
     out = rig.conv.chat("ann", "what is broadcasting in numpy?")
     assert set(out) == {"thread_id", "reply", "citations", "tool_calls"}
     assert out["thread_id"] and out["reply"]
-    assert all(set(c) == {"topic_id", "source"} for c in out["citations"])
+    assert out["citations"] and all({"topic_id", "source"} <= set(c) for c in out["citations"])
     assert rig.conv.threads("ann")[0] == {
         "thread_id": out["thread_id"],
         "title": "what is broadcasting in numpy?",

@@ -1,7 +1,7 @@
 """Every course note: front matter, coverage of its topic row, length, and code that runs.
 
-The topic table is a copy of ../shared/eval/topics.tsv in tests/data/topics.tsv (CI clones the repo
-alone). Each test is parametrised over the 43 topics, so a missing note fails by name. The code
+The topic table is tests/data/topics.tsv (one row per topic: its id and what its note must cover).
+Each test is parametrised over the 43 topics, so a missing note fails by name. The code
 check runs all ```python blocks of a note (not ```python no-run) as one script in a fresh
 subprocess in a temporary directory, like a learner pasting the whole note into a new notebook;
 notes run in parallel in a small pool, started once for the whole module.

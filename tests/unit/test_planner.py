@@ -77,3 +77,58 @@ def test_validate_plan_names_each_problem(items, problem: str) -> None:  # type:
 def test_mastered_prerequisites_unlock_a_topic() -> None:
     mastery = {p: MASTERED for p in CAT.ancestors("m8.gpt")}
     assert validate_plan(CAT, [{"topic_id": "m8.gpt", "activity": "study", "minutes": 30}], mastery, 1) == []
+
+
+# --- goal path, reasons, distance (curriculum/plan_reasons.py) ---
+def test_beginner_plan_towards_gpt_stays_on_the_goal_path_in_order() -> None:
+    from curriculum.plan_reasons import ReasonContext, distance, goal_path, practice_counts
+
+    due = ["m1.visualization"]  # a due review off the path may come first; nothing else off it
+    mastery = {"m1.visualization": 0.9}
+    plan = plan_lesson(CAT, mastery, 3, goal_topics=["m8.gpt"], due_reviews=due)
+    items = _items(plan)
+    path = goal_path(CAT, mastery, ["m8.gpt"])
+    assert len(path) == 21 and path[-1] == "m8.gpt" and "m1.visualization" not in path
+    assert items[0] == {"topic_id": "m1.visualization", "activity": "review", "minutes": 15,
+                        "reason": "review: due today"}  # fmt: skip
+    studied = [i["topic_id"] for i in items[1:]]
+    assert studied == path[: len(studied)] and len(studied) >= 3  # the path's first topics, in order
+    assert all(i["reason"] for i in items)
+    ctx = ReasonContext(CAT, mastery, ["m8.gpt"], due, practice_counts(CAT))
+    sentence, rows = distance(ctx, items)
+    assert sentence == f"GPT models is 20 topics away; this plan covers the first {len(studied)}."
+    assert rows[0]["topics_away"] == 20 and rows[0]["covered"] == len(studied)
+    assert validate_plan(CAT, items, mastery, 3, goal_topics=["m8.gpt"], due_reviews=due) == []
+
+
+def test_validate_plan_with_a_goal_refuses_topics_off_its_path_and_reviews_not_due() -> None:
+    items = [{"topic_id": "m1.numpy", "activity": "study", "minutes": 30},
+             {"topic_id": "m1.pandas", "activity": "study", "minutes": 30},
+             {"topic_id": "m1.visualization", "activity": "study", "minutes": 30},
+             {"topic_id": "m2.calculus", "activity": "review", "minutes": 15}]  # fmt: skip
+    problems = validate_plan(CAT, items, {}, 2, goal_topics=["m8.gpt"], due_reviews=[])
+    assert len(problems) == 2, problems
+    assert any("m1.visualization is not on the path" in p for p in problems)
+    assert any("m2.calculus is not due" in p for p in problems)
+    assert validate_plan(CAT, items, {}, 2) == []  # without a goal or due list: as before
+
+
+def test_reasons_are_checked_against_the_learner_state() -> None:
+    from curriculum.plan_reasons import ReasonContext, annotate, reason_for, reason_is_true
+
+    mastery = {"m1.numpy": 0.5, "m1.pandas": 0.4}
+    ctx = ReasonContext(CAT, mastery, (), ["m2.calculus"], {"m1.numpy": 8})
+    practice = {"topic_id": "m1.numpy", "activity": "practice", "minutes": 30}
+    assert reason_for(ctx, practice) == "practice: 8 questions on NumPy; 50% mastered, not yet 80%"
+    pandas = {"topic_id": "m1.pandas", "activity": "study", "minutes": 30}
+    assert reason_for(ctx, pandas) == "weakest topic in module 1 (40% mastered)"
+    assert reason_is_true(ctx, practice, "Practice: 8 questions on numpy")
+    assert not reason_is_true(ctx, practice, "practice: 9 questions on NumPy")
+    assert not reason_is_true(ctx, practice, "weakest topic in module 1 (50% mastered)")  # pandas is
+    assert not reason_is_true(ctx, practice, "because it is fun")  # nothing checkable: not trusted
+    review = {"topic_id": "m2.calculus", "activity": "review", "minutes": 15, "reason": "review: due today"}
+    wrong = {"topic_id": "m1.pandas", "activity": "review", "minutes": 15, "reason": "review: due today"}
+    out, replaced = annotate(ctx, [review, wrong, pandas])
+    assert replaced == 1 and out[0]["reason"] == "review: due today"
+    assert out[1]["reason"] == "review: not due yet"  # the false claim is replaced by the truth
+    assert out[2]["reason"] == "weakest topic in module 1 (40% mastered)"  # filled in, not counted

@@ -198,7 +198,7 @@ def test_learn_view_colours_mastery_and_plans(tutor: Tutor) -> None:
     assert list(chart["module"])[:2] == ["m1", "m2"] and 0 < chart["mastery"].iloc[0] < 1
     assert "NumPy" in due and plan_rows == [] and "No plan yet" in plan_md
     rows, md = h.make_plan("ada", 2, "")
-    assert rows[0] == ["NumPy", "study", 40] and "&lt;fast&gt;" in md
+    assert rows[0] == ["NumPy", "study", 40, ""] and "&lt;fast&gt;" in md
     assert h.view("ada")[3] == rows  # the saved plan shows on the next visit
     assert "$" in h.note("m2.calculus") and "notes/m2.calculus" in h.note("m2.calculus")
     assert "⚠" in h.note("../secrets")

@@ -82,6 +82,9 @@ class ModelRegistry:
         model.setdefault("bundled", False)
         model["available"] = is_model_dir(Path(model["path"]))
         model["active"] = model["id"] == active_id
+        from tools.training.gate import cached_figures  # (gate imports this module)
+
+        model["gate"] = cached_figures(self.store, model["id"])  # the quality gate's last figures
         return model
 
     def list(self) -> list[dict[str, Any]]:

@@ -53,6 +53,7 @@ class GPTParams(BaseModel):
     checkpoint_interval: int | None = Field(None, ge=1)
     warmup_steps: int | None = Field(None, ge=0)
     num_threads: int | None = Field(None, ge=1, le=256)  # torch threads; None: cores / concurrent jobs
+    activate: bool = False  # when it succeeds, make it the active model if the quality gate passes it
 
 
 class SklearnParams(BaseModel):

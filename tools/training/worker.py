@@ -162,6 +162,10 @@ class Worker:
                 error=f"stopped: {self.stop_reason}; resume the job to continue from its last checkpoint",
             )
             return EXIT_STOPPED
+        if result["model_id"] and (self.job.get("params") or {}).get("activate"):
+            from tools.training.gate import activate_if_better  # the quality gate (issue 15)
+
+            metrics["activation"] = activate_if_better(self.store, self.registry, result["model_id"])
         logger.info("job %s succeeded in %.1f s", self.job_id, metrics["wall_s"])
         self._finish(
             "succeeded",

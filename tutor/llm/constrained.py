@@ -10,7 +10,8 @@ Two levels:
   left to the model: prerequisites, mastery, hours.
 - ``"strict"``: also only topics whose prerequisites are mastered or already planned, reviews
   only of due topics, minutes within the hours left, and no end while a planner block (15 min)
-  of time is left and a topic is open. A plan decoded this way passes
+  of time is left and a topic is open; with goal topics, only topics on the goals' path (their
+  prerequisite closure not yet mastered). A plan decoded this way passes
   ``validate_plan`` by construction; the model still chooses which topics and how long.
 
 Greedy decoding only needs the best allowed token, so candidates are checked in order of the
@@ -65,6 +66,7 @@ class PlanGrammar:
         hours: float,
         due: Iterable[str] = (),
         level: str = "strict",
+        goal_topics: Iterable[str] = (),
     ):
         if level not in ("ids", "strict"):
             raise ValueError(f"constraint level must be 'ids' or 'strict', got {level!r}")
@@ -72,6 +74,12 @@ class PlanGrammar:
         self.budget = int(hours * 60)
         self.due = [t for t in due if t in catalog.topics]
         self.min_minutes = 5 if level == "strict" else 1
+        goals = [g for g in goal_topics if g in catalog.topics]
+        self.path: set[str] | None = None
+        if goals:
+            from curriculum.plan_reasons import goal_path
+
+            self.path = set(goal_path(catalog, mastery, goals))
 
     def _state(self, lines: list[tuple[str, str, int]]) -> tuple[set[str], set[str], int]:
         planned = {t for t, a, _ in lines if a != "review"}
@@ -93,7 +101,14 @@ class PlanGrammar:
             if tid in self.due and tid not in reviewed and tid not in planned and left >= 1:
                 acts += ("review",)
             ready = all(self.mastery.get(p, 0.0) >= MASTERED or p in planned for p in topic.prerequisites)
-            if tid not in planned and tid not in reviewed and ready and self.mastery.get(tid, 0.0) < MASTERED:
+            on_path = self.path is None or tid in self.path
+            if (
+                tid not in planned
+                and tid not in reviewed
+                and ready
+                and on_path
+                and self.mastery.get(tid, 0.0) < MASTERED
+            ):
                 acts += ("study", "practice")
             if acts:
                 out[tid] = acts

@@ -63,7 +63,10 @@ def plan_eval(
         raw_ok += not plan["repaired"]
         final_ok += not validate_plan(catalog, plan["items"], s["mastery"], s["hours"])
         rule = plan_lesson(catalog, s["mastery"], s["hours"], s["goal_topics"], s["due"])
-        agree += not plan["repaired"] and plan["items"] == [i.__dict__ for i in rule.items]
+        ours = [{k: i.get(k) for k in ("topic_id", "activity", "minutes")} for i in plan["items"]]
+        agree += not plan["repaired"] and ours == [
+            {"topic_id": i.topic_id, "activity": i.activity, "minutes": i.minutes} for i in rule.items
+        ]
     return {
         "n": n,
         "constraint": constraint,

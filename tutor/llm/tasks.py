@@ -204,8 +204,11 @@ def gpt_plan(
 ) -> dict[str, Any]:
     """A lesson plan written by the model, validated, and repaired by the planner when invalid.
 
-    Returns ``{items, rationale, model, repaired, repairs, goal_topics}``; ``repairs`` lists what
-    was wrong with the model's plan. ``constraint`` is "strict", "ids" or "none" (local backend).
+    Returns ``{items, rationale, model, model_tried, constraint, repaired, repairs, goal_topics}``;
+    ``repairs`` lists what was wrong with the model's plan (off the goal's path, reviews not due
+    included); ``model`` is "rules" when the planner's plan replaced it. ``constraint`` asks for
+    "strict", "ids" or "none"; the returned ``constraint`` is what the decoder was really held to:
+    the level on the local backend, "none" on any other backend (no logits processor there).
     """
     from tutor.llm.constrained import PlanConstraint, PlanGrammar
     from tutor.llm.local import LocalChatModel
@@ -213,26 +216,28 @@ def gpt_plan(
     goals = [t for t in goal_topics if t in catalog.topics]
     due_ok = [t for t in due if t in catalog.topics]
     local: dict[str, Any] = {}
+    held = "none"
     if isinstance(llm, LocalChatModel) and constraint != "none":
-        grammar = PlanGrammar(catalog, mastery, hours, due_ok, level=constraint)
+        grammar = PlanGrammar(catalog, mastery, hours, due_ok, level=constraint, goal_topics=goals)
         local["logits_processor"] = PlanConstraint(grammar, llm.loaded.tokenizer, _end_ids(llm))
+        held = constraint
     prompt = cf.plan_prompt(mastery, hours, goals, due_ok)
     raw = _ask(llm, cf.PLAN_SYSTEM, prompt, max_new_tokens=max_new_tokens, **local)
     items = cf.parse_plan(raw)
     rule_plan = plan_lesson(catalog, mastery, hours, goals, due_ok)
-    problems = validate_plan(catalog, items, mastery, hours)
+    problems = validate_plan(catalog, items, mastery, hours, goal_topics=goals, due_reviews=due_ok)
     if not items and rule_plan.items:
         problems.append("the model wrote no plan items")
     rationale = rule_plan.rationale
     if problems:
-        items = [
-            {"topic_id": i.topic_id, "activity": i.activity, "minutes": i.minutes} for i in rule_plan.items
-        ]
+        items = [dict(i.__dict__) for i in rule_plan.items]
         rationale += f" (The model's plan broke {len(problems)} rule(s); the rule-based planner repaired it.)"
     return {
         "items": items,
         "rationale": rationale,
-        "model": model_label(llm),
+        "model": "rules" if problems else model_label(llm),
+        "model_tried": model_label(llm),
+        "constraint": held,
         "repaired": bool(problems),
         "repairs": problems,
         "goal_topics": goals,

@@ -6,11 +6,13 @@ import logging
 import re
 from typing import Any
 
-from curriculum.planner import MASTERED, plan_lesson, validate_plan
+from curriculum.planner import MASTERED
+from tutor import planning
 from tutor import prompts as P
 from tutor.intent import is_next_request
-from tutor.nodes import Services, Update, attr, last_human_text, use_tool
+from tutor.nodes import Services, Update, last_human_text, use_tool
 from tutor.nodes.confirm import ask
+from tutor.planning import goal_text
 from tutor.usecases.explain import Learner, follow_up_kind
 
 log = logging.getLogger(__name__)
@@ -91,15 +93,21 @@ def mentioned_topics(svc: Services, text: str) -> list[str]:
 
 
 # --- plan ---
+# the plan use case is tutor/planning.py (shared with the API and the Learn tab); these nodes
+# parse the chat request and word the replies
 _HOURS = re.compile(r"(\d+(?:\.\d+)?)\s*(?:h\b|hrs?\b|hours?\b)", re.I)
 _MINUTES = re.compile(r"(\d+)\s*(?:m\b|mins?\b|minutes?\b)", re.I)
-_PLAN_WORDS = re.compile(
-    r"\b(make|create|build|give|get|plan\w*|study|studies|schedule|lesson|session|path|roadmap|road|map|learning|learn|"
-    r"want|would|like|need|please|pls|can|could|you|me|my|for|i|i'd|i'm|im|to|a|an|the|of|on|in|and|with|have|got|"
-    r"hours?|hrs?|minutes?|mins?|today|tonight|week|weekend|day|towards?|get|reach|understand|focus|about|do|what|"
-    r"should|next|start|where|now|some|time|it|this|that|toward|up|be|is|are|by|\d+(\.\d+)?h?)\b",
+_CONTINUE = re.compile(
+    r"\bwhat\s+(should|shall|do|can|could)\s+i\s+(do|study|learn|work on|tackle|look at)\s*(next|now)?\b|"
+    r"\b(continue|resume)\s+(with\s+)?(my|the)\s+plan\b|\bwhat\s+now\b",
     re.I,
 )
+PLAN_FINISHED = "You've reached the end of your plan, so here is a new one."
+
+
+def is_continue_request(text: str) -> bool:
+    """ "what's next?", "what should I do next?", "continue my plan": walk the saved plan."""
+    return is_next_request(text) or bool(_CONTINUE.search(text))
 
 
 def parse_hours(text: str, default: float = 2.0) -> float:
@@ -116,20 +124,13 @@ def parse_hours(text: str, default: float = 2.0) -> float:
     return min(40.0, max(0.25, hours))
 
 
-def goal_text(text: str) -> str:
-    """What is left of a plan request once the planning words are gone ("plan 2h towards attention" -> "attention")."""
-    rest = _PLAN_WORDS.sub(" ", re.sub(r"[^\w\s.'-]", " ", text))
-    return " ".join(w for w in rest.split() if len(w) > 2)
-
-
 def plan_node(svc: Services, state: dict[str, Any]) -> Update:
     text = last_human_text(state)
     saved = svc.store.get_plan(state.get("learner_id", ""))
     plan = saved or state.get("plan")  # the store has the newest plan (it may come from the API)
-    if is_next_request(text):
+    if is_continue_request(text):
         if plan:
-            step = state.get("plan_step", 0) if state.get("plan") == plan else 0
-            return next_step(svc, state, plan, step)
+            return next_step(svc, state, plan)
         out = make_plan(svc, state, parse_hours(text), None)
         out["reply"] = P.PLAN_NONE + "\n\n" + out["reply"]
         return out
@@ -145,36 +146,21 @@ def plan_node(svc: Services, state: dict[str, Any]) -> Update:
 
 
 def make_plan(svc: Services, state: dict[str, Any], hours: float, goal: str | None) -> Update:
-    """The GPT plan, validated against the curriculum (repaired by the rule planner when wrong), saved."""
+    """The plan use case (``tutor.planning.make_plan``, the same as the API's and the Learn
+    tab's) with this graph's model task, worded for the chat."""
     learner_id = state.get("learner_id", "")
-    calls: list[dict[str, Any]] = []
-    goals = mentioned_topics(svc, goal or "")[:2]
-    if goal and not goals:
-        hits, err = use_tool(
-            calls, "search_notes", {"query": goal, "k": 3}, lambda: svc.retriever.search(goal, k=3)
-        )
-        goals = [attr(hits[0], "topic_id")] if hits else []
-    progress = svc.learner.progress(learner_id)
-    mastery, due = progress["mastery"], progress["due_reviews"]
-    try:
-        plan = dict(svc.tasks.gpt_plan(svc.llm, svc.catalog, mastery, hours, goals, due))
-        problems = validate_plan(svc.catalog, plan.get("items") or [], mastery, hours)
-    except Exception as e:  # the model failed: the rule planner still gives a valid plan
-        log.warning("gpt_plan failed (%s); using the rule planner", e)
-        plan, problems = {}, [f"model failed: {e}"]
-    if problems:
-        log.info("plan repaired by the rule planner: %s", problems)
-        plan = plan_lesson(svc.catalog, mastery, hours, goal_topics=goals, due_reviews=due).to_dict()
-        plan.update(model="rules", repaired=True, repairs=problems)
-    plan.update(learner_id=learner_id, hours=hours, goal_topics=goals)
-    if goal:
-        plan["goal"] = goal
-    svc.store.save_plan(learner_id, plan)
-    calls.append({"name": "make_plan", "args": {"hours": hours, "goal": goal}, "status": "ok"})
+    labs = getattr(svc, "labs", None)
+    plan = planning.make_plan(
+        svc.llm, svc.retriever, svc.store, svc.catalog, svc.learner, learner_id, hours, goal,
+        labs=labs.open_by_topic(learner_id) if labs is not None else None,
+        gpt_plan=svc.tasks.gpt_plan,
+    )  # fmt: skip
+    calls = [{"name": "make_plan", "args": {"hours": hours, "goal": goal}, "status": "ok"}]
     return {"reply": format_plan(svc, plan), "plan": plan, "plan_step": 0, "tool_calls": calls}
 
 
 def format_plan(svc: Services, plan: dict[str, Any]) -> str:
+    """The plan as chat text: header, the distance to the goal, one line per item with its reason."""
     items = plan.get("items") or []
     if not items:
         return P.PLAN_EMPTY
@@ -184,39 +170,40 @@ def format_plan(svc: Services, plan: dict[str, Any]) -> str:
         else ""
     )
     lines = [P.PLAN_HEADER.format(hours=plan.get("hours", 0), goal=goal)]
+    if plan.get("distance"):
+        lines.append(str(plan["distance"]))
     for n, it in enumerate(items, 1):
-        lines.append(
-            P.PLAN_ITEM.format(
-                n=n,
-                activity=it["activity"].capitalize(),
-                title=svc.topic_title(it["topic_id"]),
-                topic_id=it["topic_id"],
-                minutes=it["minutes"],
-            )
+        line = P.PLAN_ITEM.format(
+            n=n,
+            activity=it["activity"].capitalize(),
+            title=svc.topic_title(it["topic_id"]),
+            topic_id=it["topic_id"],
+            minutes=it["minutes"],
         )
+        lines.append(f"{line} · {it['reason']}" if it.get("reason") else line)
     if plan.get("rationale"):
         lines.append("\n" + str(plan["rationale"]))
     lines.append("\n" + P.PLAN_FOOTER)
     return "\n".join(lines)
 
 
-def next_step(svc: Services, state: dict[str, Any], plan: dict[str, Any], step: int) -> Update:
-    """The next plan item, skipping study items already mastered since the plan was made."""
+def next_step(svc: Services, state: dict[str, Any], plan: dict[str, Any], step: int | None = None) -> Update:
+    """The saved plan's next item that is not done (``tutor.planning.next_item``: mastered topics
+    and reviews no longer due are skipped; the cursor is kept in the store, so a new thread goes
+    on where the last one stopped). A finished plan is followed by a new one for the same hours
+    and goal. ``step`` is ignored (the stored cursor decides); kept for older callers."""
+    learner_id = state.get("learner_id", "")
     items = plan.get("items") or []
-    mastery = svc.store.get_mastery(state.get("learner_id", ""))
-    while (
-        step < len(items)
-        and items[step]["activity"] != "review"
-        and mastery.get(items[step]["topic_id"], 0) >= MASTERED
-    ):
-        step += 1
-    if step >= len(items):
-        return {"reply": P.PLAN_DONE, "plan": plan, "plan_step": step}
-    it = items[step]
+    idx = planning.next_item(svc.store, svc.learner, learner_id, plan)
+    if idx is None:
+        out = make_plan(svc, state, float(plan.get("hours") or 2.0), plan.get("goal"))
+        out["reply"] = PLAN_FINISHED + "\n\n" + out["reply"]
+        return out
+    it = items[idx]
     tid = it["topic_id"]
     lines = [
         P.PLAN_NEXT.format(
-            n=step + 1,
+            n=idx + 1,
             total=len(items),
             activity=it["activity"],
             title=svc.topic_title(tid),
@@ -224,11 +211,11 @@ def next_step(svc: Services, state: dict[str, Any], plan: dict[str, Any], step: 
             minutes=it["minutes"],
         )
     ]
-    exs = [
-        e for e in svc.exercises_for(tid) if e.id not in passed_exercises(svc, state.get("learner_id", ""))
-    ]
+    if it.get("reason"):
+        lines.append(f"Why: {it['reason']}.")
+    exs = [e for e in svc.exercises_for(tid) if e.id not in passed_exercises(svc, learner_id)]
     if it["activity"] == "study" or not exs:
         lines.append(P.PLAN_NEXT_STUDY.format(title=svc.topic_title(tid)))
     if exs:
         lines.append(P.PLAN_NEXT_EXERCISE.format(exercise_id=exs[0].id, title=exs[0].title))
-    return {"reply": " ".join(lines), "plan": plan, "plan_step": step + 1, "current_topic": tid}
+    return {"reply": " ".join(lines), "plan": plan, "plan_step": idx + 1, "current_topic": tid}

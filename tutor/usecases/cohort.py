@@ -9,7 +9,8 @@
 - ``stuck``: learners stuck on a topic: at least ``min_failures`` failed attempts or wrong
   answers since their last success on it, and no success on it for ``stuck_days`` days (counted
   from the first try when there never was one);
-- ``learners``: a summary per learner, with the reviews due now.
+- ``learners``: a summary per learner with any record (a guest who only opened the page is left
+  out), with the reviews due now.
 
 Lab-step evidence (``exercise_id`` ``lab:<lab>/<step>``) counts as success for "stuck", not as an
 exercise. ``to_csv`` writes all of it as one table with a ``section`` column.
@@ -27,7 +28,7 @@ from typing import Any
 
 from sqlalchemy import select
 
-from curriculum.store import attempts, cards, learners, mastery, practice_answers
+from curriculum.store import attempts, cards, mastery, practice_answers
 
 MASTERED = 0.8
 TOP_FAILURES = 3
@@ -185,7 +186,6 @@ def cohort(
 class Records:
     """The rows the cohort is computed from (plain dicts, as the store holds them)."""
 
-    learners: list[str]
     attempts: list[dict[str, Any]]
     answers: list[dict[str, Any]]
     mastery: list[dict[str, Any]]
@@ -199,7 +199,6 @@ def _read(store: Any) -> Records:
             return [dict(r._mapping) for r in conn.execute(q)]
 
         return Records(
-            learners=[r["id"] for r in rows(select(learners.c.id).order_by(learners.c.id))],
             attempts=rows(select(attempts).order_by(attempts.c.id)),
             answers=rows(select(practice_answers).order_by(practice_answers.c.id)),
             mastery=rows(select(mastery.c.learner_id, mastery.c.topic_id, mastery.c.p)),

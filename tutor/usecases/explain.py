@@ -304,7 +304,7 @@ class Explainer:
         best = pick_card(hits, topics, self.threshold)
         if best is not None:
             return self.from_card(best.card, learner, passages, score=best.score)
-        if passages and off_course(hits, passages):
+        if passages and topic_id is None and off_course(hits, passages):  # a follow-up keeps its topic
             return Answer(OFF_COURSE, None)
         return self.from_notes(query, passages)
 
