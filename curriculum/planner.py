@@ -159,6 +159,7 @@ def validate_plan(
     due = None if due_reviews is None else set(due_reviews)
     problems: list[str] = []
     seen: set[str] = set()
+    twice: set[tuple[str, bool]] = set()
     total = 0
     for n, item in enumerate(items, 1):
         tid, act, minutes = item.get("topic_id"), item.get("activity"), item.get("minutes")
@@ -177,9 +178,11 @@ def validate_plan(
             problems.append(f"item {n}: {tid} is not due for review")
         if act != "review" and on_path is not None and tid not in on_path:
             problems.append(f"item {n}: {tid} is not on the path to the goal {goals}")
+        key = (tid, act == "review")  # a due review and then study of the same topic is fine
+        if key in twice:
+            problems.append(f"item {n}: {tid} appears twice")
+        twice.add(key)
         if act != "review":
-            if tid in seen:
-                problems.append(f"item {n}: {tid} appears twice")
             missing = [
                 p
                 for p in catalog.topics[tid].prerequisites

@@ -82,7 +82,9 @@ def kind_of(name: str) -> str:
     if suffix not in KINDS:
         known = ", ".join(sorted(KINDS))
         what = f"{suffix} files are" if suffix else "files without an extension are"
-        raise MaterialError(f"{name}: {what} not supported; add Markdown, text, PDF, notebook or HTML ({known})")
+        raise MaterialError(
+            f"{name}: {what} not supported; add Markdown, text, PDF, notebook or HTML ({known})"
+        )
     return KINDS[suffix]
 
 
@@ -94,7 +96,7 @@ def load_material(name: str, data: bytes, max_bytes: int, max_chunk_chars: int =
         raise MaterialError(f"{name}: the file is empty")
     if len(data) > max_bytes:
         raise MaterialError(
-            f"{name}: {len(data) / 1e6:.1f} MB is over the limit of {max_bytes / 1e6:.1f} MB "
+            f"{name}: {_size(len(data))} is over the limit of {_size(max_bytes)} "
             "(TUTOR_MAX_MATERIAL_BYTES); split it into smaller files"
         )
     with tempfile.TemporaryDirectory(prefix="tutor-material-") as tmp:
@@ -119,6 +121,10 @@ def load_material(name: str, data: bytes, max_bytes: int, max_chunk_chars: int =
         content_hash=hashlib.sha256(data).hexdigest(),
         size=len(data),
     )
+
+
+def _size(n: int) -> str:
+    return f"{n / 1e6:.1f} MB" if n >= 1e6 else f"{n / 1e3:.1f} KB" if n >= 1e3 else f"{n} bytes"
 
 
 # --- splitting ----------------------------------------------------------------------------------
@@ -220,7 +226,7 @@ def _read_pdf(path: Path, stem: str, max_chars: int) -> Read:
         meta_title = str(pages[0].metadata.get("title") or "").strip()
         title = meta_title or stem
     sections: list[Section] = []
-    texts = []
+    texts: list[str] = []
     for doc in pages:
         number = int(doc.metadata.get("page", len(texts))) + 1
         body = "\n\n".join(reflow(doc.page_content))

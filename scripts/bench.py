@@ -28,6 +28,10 @@ PARTS: list[tuple[str, list[str]]] = [
         "training: nanoGPT tiny-Shakespeare recipe through the job tool",
         ["bench_training.py", "SHAKESPEARE"],
     ),
+    (  # side by side with a plain nanoGPT-style loop: wall-time ratio and val losses (2000 steps)
+        "training: plain nanoGPT loop vs the job tool, side by side",
+        ["bench_reference.py", "SHAKESPEARE"],
+    ),
     ("serving: concurrent chat sessions and code runs", ["bench_load.py"]),
 ]
 

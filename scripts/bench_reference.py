@@ -32,12 +32,16 @@ SHAPE = {"n_layer": 4, "n_head": 4, "n_embd": 128, "block_size": 64, "batch_size
 LR, MIN_LR, WARMUP, EVAL_ITERS, EVAL_INTERVAL = 1e-3, 1e-4, 100, 20, 250
 
 
-def reference(text: str, steps: int, seed: int = 1337) -> dict[str, Any]:
-    """nanoGPT's loop, plainly: returns ``{"wall_s", "val_loss", "loss", "params"}``."""
+def reference(text: str, steps: int, seed: int = 1337, threads: int | None = None) -> dict[str, Any]:
+    """nanoGPT's loop, plainly: returns ``{"wall_s", "val_loss", "loss", "params", "threads"}``.
+    Threads: torch's default (all cores), as nanoGPT runs, unless ``threads`` is given; the job
+    tool picks its own count by timing (``tools/training/gpt.py``), which matters on a busy box."""
     import torch
     import torch.nn as nn
     import torch.nn.functional as F
 
+    if threads:
+        torch.set_num_threads(threads)
     torch.manual_seed(seed)
     chars = sorted(set(text))
     stoi = {c: i for i, c in enumerate(chars)}
@@ -115,9 +119,10 @@ def reference(text: str, steps: int, seed: int = 1337) -> dict[str, Any]:
         loss_t.backward()
         torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
         opt.step()
-        loss = float(loss_t)
+        loss = float(loss_t.detach())
     params = sum(p.numel() for p in model.parameters())
     return {
+        "threads": torch.get_num_threads(),
         "wall_s": round(time.perf_counter() - t0, 1),
         "val_loss": round(val, 4),
         "loss": round(loss, 4),
@@ -161,6 +166,7 @@ def through_jobs(path: Path, steps: int) -> dict[str, Any]:
         "val_loss": m.get("val_loss"),
         "loss": m.get("loss"),
         "params": m.get("params"),
+        "threads": m.get("threads"),
     }
 
 
@@ -168,6 +174,7 @@ def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("data", type=Path, nargs="?", help="tiny Shakespeare text file (input.txt of nanoGPT)")
     ap.add_argument("--steps", type=int, default=2000, help="2000 is the README recipe; 200 a quick check")
+    ap.add_argument("--threads", type=int, default=None, help="plain loop threads (default: torch's)")
     ap.add_argument("--json", action="store_true", help="one JSON object on stdout")
     args = ap.parse_args(argv)
     if args.data is None or not args.data.is_file():
@@ -177,7 +184,7 @@ def main(argv: list[str] | None = None) -> int:
             file=sys.stderr,
         )
         return 0
-    ref = reference(args.data.read_text(encoding="utf-8"), args.steps)
+    ref = reference(args.data.read_text(encoding="utf-8"), args.steps, threads=args.threads)
     job = through_jobs(args.data, args.steps)
     ratio = round(job["wall_s"] / ref["wall_s"], 2) if ref["wall_s"] else None
     out = {"steps": args.steps, "reference": ref, "job": job, "wall_ratio_job_over_reference": ratio}
@@ -190,6 +197,7 @@ def main(argv: list[str] | None = None) -> int:
         print(f"{'val loss (20 batches)':22}{ref['val_loss']:>14}{_s(job['val_loss']):>14}")
         print(f"{'last train loss':22}{ref['loss']:>14}{_s(job['loss']):>14}")
         print(f"{'parameters':22}{ref['params']:>14}{_s(job['params']):>14}")
+        print(f"{'torch threads':22}{ref['threads']:>14}{_s(job['threads']):>14}")
         if job["status"] != "succeeded":
             print(f"job {job['status']}: {job['error']}")
     return 0 if job["status"] == "succeeded" else 1

@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from tutor.config import Settings
+from tutor.nodes import NoCards
 from tutor.service import Tutor
 
 CITATION = {"topic_id": "m1.numpy", "source": "knowledge/notes/m1.numpy.md#broadcasting-rules"}
@@ -134,6 +135,9 @@ class FakeLearnerModel:
             "attempts": self.store.attempts(learner_id),
             "due_reviews": ["m1.numpy"],
         }
+
+    def due_reviews(self, learner_id: str) -> list[str]:
+        return ["m1.numpy"]
 
 
 class FakeConversations:
@@ -276,6 +280,14 @@ class FakeJobs:
         return self.get(job_id)
 
 
+class FakeGate:
+    """The model-switch gate without measuring anything (tools/training/gate.py is tested on its own)."""
+
+    def check(self, model_id: str) -> dict[str, Any]:
+        return {"model_id": model_id, "against": "tutor-gpt", "figures": None, "current": None,
+                "passed": True, "reasons": [], "skipped": "fake gate"}  # fmt: skip
+
+
 class FakeRegistry:
     def __init__(self) -> None:
         self.active_id = "tutor-gpt"
@@ -319,6 +331,8 @@ def fake_tutor(data_dir: Path, *, delay_s: float = 0.0, job_seconds: float = 30.
         grader=FakeGrader(),
         jobs=FakeJobs(job_seconds),
         registry=FakeRegistry(),
+        gate=FakeGate(),
+        cards=NoCards(),
         retriever=FakeRetriever(),
         exercises=exercises,
     )

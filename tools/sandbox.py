@@ -1,9 +1,9 @@
 """How an untrusted process is confined: bubblewrap, rlimits, a scrubbed environment, its own uid.
 
-A confined process sees a read-only ``/usr``, the Python install and the venv (at their real
-paths, so the venv works), a private ``/proc``, a minimal ``/dev``, size-capped tmpfs ``/tmp``
-and home, and only the directories its caller binds in (a per-session work dir, a kernel's
-socket dir). It gets new pid/net/ipc/uts namespaces (no network at all, not even the host's
+A confined process sees a read-only root, ``/usr``, Python install and venv (at their real
+paths, so the venv works), a private ``/proc``, a minimal ``/dev``, size-capped tmpfs ``/tmp``,
+home and ``/dev/shm``, and only the directories its caller binds in (a per-session work dir, a
+kernel's socket dir). It gets new pid/net/ipc/uts namespaces (no network at all, not even the host's
 loopback), a cleared environment, ``--die-with-parent`` and, when the tutor runs as root, a
 uid of its own with no capabilities and ``no_new_privs`` (so RLIMIT_NPROC counts only that
 sandbox's processes and other sandboxes cannot be signalled). When the tutor is not root,
@@ -274,7 +274,9 @@ class Sandbox:
             cmd += ["--bind" if b.writable else "--ro-bind", str(b.src), b.dest]
         for path in [*_own_package_dirs(ro_roots), *hide]:
             cmd += ["--tmpfs", path]
-        cmd += ["--chdir", cwd.dest if cwd else HOME]
+        # the sandbox's root is a tmpfs of bubblewrap's: read-only, or an unprivileged sandbox (which
+        # owns it) could fill memory through /etc or / past the size-capped /tmp and home
+        cmd += ["--remount-ro", "/", "--chdir", cwd.dest if cwd else HOME]
         if seccomp_fd is not None:  # loaded last, after the namespaces are set up, before the exec
             cmd += ["--seccomp", str(seccomp_fd)]
         for key, value in env.items():

@@ -234,6 +234,8 @@ def install(app: FastAPI) -> None:
     @app.middleware("http")
     async def _cap_body(request: Request, call_next: Any) -> Any:
         limit = request.app.state.tutor.settings.max_body_bytes
+        if request.url.path == "/api/materials":  # teachers' files: 4 of the largest allowed
+            limit = max(limit, 4 * request.app.state.tutor.settings.max_material_bytes)
         length = request.headers.get("content-length")
         if length is not None and (not length.isdigit() or int(length) > limit):
             return _error(413, "too_large", f"request body over {limit} bytes")
@@ -267,6 +269,9 @@ def install(app: FastAPI) -> None:
     from tutor.api_cohort import router as cohort_router
 
     app.include_router(cohort_router)  # /api/cohort(.csv): the teacher view (docs/api.md, "Teachers")
+    from tutor.api_materials import router as materials_router
+
+    app.include_router(materials_router)  # /api/materials: teachers' own material (docs/api.md)
     from tutor import mcp_server
 
     mcp_server.install(app, app.state.tutor)  # /mcp: MCP over streamable HTTP (README "MCP")

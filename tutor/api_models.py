@@ -184,6 +184,7 @@ class PlanItem(Open):
     topic_id: str
     activity: str = Field(description="learn | practice | review | project | lab")
     minutes: int
+    reason: str | None = Field(default=None, description="why it is in the plan (curriculum/plan_reasons.py)")
 
 
 class PlanOut(Open):
@@ -196,6 +197,10 @@ class PlanOut(Open):
     goal_topics: list[str] | None = None
     hours: float | None = None
     goal: str | None = None
+    constraint: str | None = Field(default=None, description="decoder held to: ids | strict | none")
+    reasons_replaced: int | None = Field(default=None, description="GPT reasons replaced as untrue")
+    distance: str | None = Field(default=None, description="how far the goal is, as a sentence")
+    plan_id: str | None = None
 
 
 # --- jobs and models ---

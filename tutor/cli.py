@@ -415,6 +415,10 @@ from tutor.cli_labs import lab_app as _lab_app  # noqa: E402 - `tutor lab list|s
 
 app.add_typer(_lab_app, name="lab")
 
+from tutor.cli_materials import materials_app as _materials_app  # noqa: E402 - `tutor materials ...`
+
+app.add_typer(_materials_app, name="materials")
+
 
 def main() -> None:
     try:

@@ -105,6 +105,9 @@ class Settings(BaseSettings):
     max_body_bytes: int = Field(
         default=1_000_000, ge=1_000, description="Largest HTTP request body accepted."
     )
+    max_material_bytes: int = Field(
+        default=10_000_000, ge=1_000, description="Largest course-material file a teacher may add."
+    )
 
     @field_validator("data_dir", "notes_dir", "cards_dir", mode="after")
     @classmethod

@@ -111,6 +111,7 @@ def build_graph(
     cards: Any = None,
     practice: Any = None,
     labs: Any = None,
+    materials: Any = None,
 ) -> Any:
     """The compiled graph. ``learner`` defaults to ``LearnerModel(store, catalog)``; ``tasks`` to
     ``tutor.llm.tasks`` (rule-based stand-ins where missing); ``tool_calling`` turns on the agent
@@ -133,6 +134,7 @@ def build_graph(
         cards=cards,
         practice=practice,
         labs=labs,
+        materials=materials,
     )
     bound = None
     if tool_calling:

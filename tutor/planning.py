@@ -20,7 +20,7 @@ from collections.abc import Callable, Mapping
 from typing import Any
 
 from curriculum.catalog import Catalog
-from curriculum.plan_reasons import ReasonContext, annotate, distance, practice_counts
+from curriculum.plan_reasons import ReasonContext, annotate, distance, practice_counts, reason_for
 from curriculum.planner import MASTERED, plan_lesson, schedule_labs, validate_plan
 from curriculum.store import Store
 
@@ -110,11 +110,13 @@ def build_plan(
             "repairs": [*(plan.get("repairs") or []), *problems],
         }
     plan.setdefault("constraint", "none")  # a rule-based writer has no decoder to hold
-    items = list(plan.get("items") or [])
-    if labs:
-        items = schedule_labs(items, labs)
     ctx = ReasonContext(catalog, mastery, goals, due, practice_counts(catalog))
-    items, replaced = annotate(ctx, items)
+    items, replaced = annotate(ctx, plan.get("items") or [])  # the writer's reasons, checked
+    if labs:  # a practice item that became a lab gets the lab's reason
+        items = [
+            {**i, "reason": reason_for(ctx, i)} if i.get("activity") == "lab" else i
+            for i in schedule_labs(items, labs)
+        ]
     sentence, progress = distance(ctx, items)
     plan.update(
         items=items,

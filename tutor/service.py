@@ -110,10 +110,11 @@ class Tutor:
         """The teaching-card index (knowledge/cards), in the notes' Chroma; built when missing."""
         from knowledge.card_index import CardIndex
 
-        with self._lock:
-            cards = CardIndex(self.index, self.settings.cards_dir)
-            cards.build()  # incremental: a no-op when the cards did not change
-            return cards
+        # built once (cached_property); embedding the card questions of a fresh data dir takes
+        # seconds, so this must not hold the tutor's lock (model switches and index builds wait on it)
+        cards = CardIndex(self.index, self.settings.cards_dir)
+        cards.build()  # incremental: a no-op when the cards did not change
+        return cards
 
     @cached_property
     def kernels(self) -> Any:
@@ -186,6 +187,13 @@ class Tutor:
         return LabService(self)
 
     @cached_property
+    def materials(self) -> Any:
+        """Teachers' own material: add, list, show, remove, search (``tutor.usecases.materials``)."""
+        from tutor.usecases.materials import MaterialService
+
+        return MaterialService(self)
+
+    @cached_property
     def learner_model(self) -> Any:
         from curriculum.learner import LearnerModel
 
@@ -235,6 +243,7 @@ class Tutor:
             cards=self.cards,
             practice=self.practice,
             labs=self.labs,
+            materials=self.materials.search,
             # native tool calling only where a bigger backend really has it; the local GPT uses
             # the structured paths (intent classifier + nodes)
             tool_calling=self.settings.llm_backend == "openai" and supports_tools(self.llm),
@@ -355,6 +364,7 @@ class Tutor:
                 self.retriever,
                 lambda t: topics[t].title if t in topics else str(t),
                 lambda t: list(topics[t].prerequisites) if t in topics else [],
+                materials=self.materials.search,
             )
             mastery = self.store.get_mastery(learner_id) if learner_id else {}
             a = explainer.answer(question, Learner(mastery), topic_id=topic_id)

@@ -28,6 +28,7 @@ from tutor.ui_chat import build_chat_tab
 from tutor.ui_code import build_code_tab
 from tutor.ui_common import LEARNER_RE, TEACHER_LOGINS, error_text, learner_of
 from tutor.ui_learn import build_learn_tab
+from tutor.ui_materials import build_materials_panel
 from tutor.ui_notes import install_notes_route
 from tutor.ui_teach import build_teach_tab
 from tutor.ui_train import build_train_tab
@@ -151,6 +152,7 @@ def build_ui(tutor: Any) -> gr.Blocks:
                 train = build_train_tab(tutor, learner)
             with gr.Tab("Teach", id="teach", elem_id="tab-teach") as teach_tab:
                 teach_view, teach_ins, teach_outs = build_teach_tab(tutor)["view"]
+                materials_panel = build_materials_panel(tutor)  # tutor/ui_materials.py
 
         private: dict[str, Any] = {"api_visibility": "private"}
         learn_view, learn_outs = learn["view"]
@@ -179,6 +181,7 @@ def build_ui(tutor: Any) -> gr.Blocks:
         learn_tab.select(learn_view, learner, learn_outs, **private)
         train_tab.select(models_fn, None, models_outs, **private).then(**train["watch"], **private)
         teach_tab.select(teach_view, teach_ins, teach_outs, **private)
+        teach_tab.select(*materials_panel["view"], **private)
         _api(tutor)
     ui.max_threads = MAX_THREADS  # read by queue() (event slots) and at start-up (thread limiter)
     ui.queue(default_concurrency_limit=DEFAULT_CONCURRENCY)

@@ -40,8 +40,8 @@ def test_first_session_script(tutor: Any) -> None:
 
     out = say("what is broadcasting in numpy?")
     assert out["citations"] and out["citations"][0]["topic_id"] == "m1.numpy"
-    assert "knowledge/notes/m1.numpy.md#" in out["reply"] and "Next:" in out["reply"]
-    assert [c["name"] for c in out["tool_calls"]] == ["search_notes"]
+    assert "](notes/m1.numpy#" in out["reply"] and "Next:" in out["reply"]  # the section, linked
+    assert [c["name"] for c in out["tool_calls"]] == ["explain"]
 
     out = say("can you run this?\n```python\nimport numpy as np\nprint(np.arange(3) * 2)\n```")
     assert "[0 2 4]" in out["reply"] and out["tool_calls"][0]["status"] == "ok"

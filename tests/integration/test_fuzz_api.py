@@ -51,7 +51,10 @@ schema = _schema()
 def test_no_server_errors(case: Any) -> None:
     response = case.call()
     where = f"{case.method} {case.formatted_path} -> {response.status_code}: {response.text[:300]}"
+    if case.path == "/readyz" and case.method == "GET":  # 503: documented, while parts load
+        assert response.status_code in (200, 503) and "parts" in response.json(), where
+        return
     assert response.status_code < 500, where
     if 400 <= response.status_code < 500:
         body = response.json()
-        assert set(body.get("error", {})) == {"code", "message"}, where
+        assert {"code", "message"} <= set(body.get("error", {})) <= {"code", "message", "details"}, where

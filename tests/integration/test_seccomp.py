@@ -137,7 +137,9 @@ def _allow_all() -> bytes:
 
 def _run_in(sandbox: Sandbox, code: str) -> dict[str, int]:
     uid = sandbox.allocate_uid()
-    proc = sandbox.spawn([sandbox.python, "-c", code], uid=uid, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    proc = sandbox.spawn(
+        [sandbox.python, "-c", code], uid=uid, stdout=subprocess.PIPE, stderr=subprocess.PIPE
+    )
     try:
         out, err = proc.popen.communicate(timeout=30)
     finally:
@@ -148,7 +150,9 @@ def _run_in(sandbox: Sandbox, code: str) -> dict[str, int]:
 
 @pytest.fixture(scope="module")
 def km(tmp_path_factory: pytest.TempPathFactory) -> Iterator[KernelManager]:
-    manager = KernelManager(tmp_path_factory.mktemp("kernels"), pool_size=1, default_timeout_s=30, max_timeout_s=60)
+    manager = KernelManager(
+        tmp_path_factory.mktemp("kernels"), pool_size=1, default_timeout_s=30, max_timeout_s=60
+    )
     yield manager
     manager.close()
 

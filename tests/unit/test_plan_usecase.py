@@ -58,9 +58,9 @@ def _same_fields(plan: dict[str, Any]) -> dict[str, Any]:
 def test_chat_and_learn_tab_give_the_same_plan(tmp_path: Path) -> None:
     tutor = real_plan_tutor(tmp_path)
     tutor.chat("ann", "plan 3 hours towards GPT", "t1")
-    chat_plan = tutor.store.get_plan("ann")
+    chat_plan = tutor.saved_plan("ann")
     rows, md = LearnHandlers(tutor).make_plan("ann", 3, "GPT")
-    tab_plan = tutor.store.get_plan("ann")
+    tab_plan = tutor.saved_plan("ann")
     assert chat_plan["plan_id"] != tab_plan["plan_id"]  # two plans were made...
     assert _same_fields(chat_plan) == _same_fields(tab_plan)  # ...and they are the same plan
     assert chat_plan["model"] == "fake" and chat_plan["repaired"] is False  # the GPT's plan stood
@@ -80,7 +80,9 @@ def test_api_reports_model_constraint_and_reasons(tmp_path: Path) -> None:
     assert got["items"] == made["items"] and got["model"] == made["model"] == "fake"
     assert got["constraint"] == "none"  # a non-local backend: no logits processor held it
     assert made["reasons_replaced"] == 0 and all(i["reason"] for i in made["items"])
-    assert made["goal_progress"] == [{"topic_id": "m8.gpt", "topics_away": 20, "covered": 4, "reached": False}]
+    assert made["goal_progress"] == [
+        {"topic_id": "m8.gpt", "topics_away": 20, "covered": 4, "reached": False}
+    ]
 
 
 def _rig_with(tmp_path: Path, gpt_plan: Any) -> Rig:
@@ -155,3 +157,15 @@ def test_what_should_i_do_next_continues_the_saved_plan(rig: Rig) -> None:
 def test_with_no_plan_what_next_makes_one(rig: Rig) -> None:
     reply = rig.conv.chat("ann", "what should I do next?", "a")["reply"]
     assert "don't have a plan yet" in reply and rig.store.get_plan("ann") is not None
+
+
+def test_a_practice_item_turned_lab_gets_the_labs_reason_without_counting_a_replacement() -> None:
+    from tutor.planning import build_plan
+
+    mastery = {"m1.numpy": 0.9, "m1.pandas": 0.5}
+    plan = build_plan(
+        None, CAT, mastery, [], 2, [], gpt_plan=fb.gpt_plan, labs={"m1.pandas": "pandas-passengers"}
+    )
+    lab = plan["items"][0]
+    assert lab["activity"] == "lab" and lab["reason"].startswith("lab: pandas-passengers on Pandas")
+    assert plan["reasons_replaced"] == 0 and plan["model"] == "rules" and plan["constraint"] == "none"

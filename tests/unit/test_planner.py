@@ -132,3 +132,16 @@ def test_reasons_are_checked_against_the_learner_state() -> None:
     assert replaced == 1 and out[0]["reason"] == "review: due today"
     assert out[1]["reason"] == "review: not due yet"  # the false claim is replaced by the truth
     assert out[2]["reason"] == "weakest topic in module 1 (40% mastered)"  # filled in, not counted
+
+
+def test_random_states_with_due_reviews_and_goals_give_plans_valid_on_the_goal_path() -> None:
+    rng = random.Random(1)
+    for _ in range(200):
+        mastery = {t: rng.random() for t in CAT.topics if rng.random() < 0.5}
+        due = [t for t in mastery if rng.random() < 0.2]  # due reviews may be of unmastered topics
+        goal = [rng.choice(list(CAT.topics))] if rng.random() < 0.7 else []
+        hours = rng.choice([0.5, 1, 2, 3, 6])
+        items = _items(plan_lesson(CAT, mastery, hours, goal_topics=goal, due_reviews=due))
+        assert validate_plan(CAT, items, mastery, hours, goal_topics=goal, due_reviews=due) == []
+    twice = [{"topic_id": "m1.numpy", "activity": "review", "minutes": 15}] * 2
+    assert any("twice" in p for p in validate_plan(CAT, twice, {"m1.numpy": 0.9}, 1))

@@ -60,6 +60,7 @@ class Services:
     cards: Any = None  # knowledge.card_index.CardIndex; None: no cards (answers come from the notes)
     practice: Any = None  # tutor.usecases.practice.Practice; None: no practice items in chat
     labs: Any = None  # tutor.usecases.labs.LabService; None: no guided labs in chat
+    materials: Any = None  # knowledge.materials.MaterialSearch; None: no teachers' material in answers
 
     def __post_init__(self) -> None:
         self.exercise_titles = {ex_id: str(getattr(ex, "title", "")) for ex_id, ex in self.exercises.items()}
@@ -81,6 +82,7 @@ class Services:
             self.retriever,
             self.topic_title,
             prerequisites,
+            materials=self.materials,
         )
 
     def topic_title(self, topic_id: str | None) -> str:

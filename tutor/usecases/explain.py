@@ -102,7 +102,7 @@ class Answer:
     citations: list[Citation] = field(default_factory=list)
     card_id: str | None = None
     check_item: str | None = None  # practice item behind the card's "Check yourself", if any
-    kind: Literal["card", "notes", "none"] = "none"
+    kind: Literal["card", "notes", "material", "none"] = "none"
     score: float = 0.0
 
 
@@ -293,6 +293,7 @@ class Explainer:
     topic_title: Callable[[str], str]
     prerequisites: Callable[[str], Sequence[str]]
     threshold: float = CARD_THRESHOLD
+    materials: Any = None  # knowledge.materials.MaterialSearch: teachers' material; None: notes only
 
     def answer(self, question: str, learner: Learner | None = None, topic_id: str | None = None) -> Answer:
         """A new question: the best card, else the best note paragraphs."""
@@ -304,6 +305,12 @@ class Explainer:
         best = pick_card(hits, topics, self.threshold)
         if best is not None:
             return self.from_card(best.card, learner, passages, score=best.score)
+        if self.materials is not None and topic_id is None:  # a teacher's material that fits better
+            from tutor.usecases.materials import material_answer
+
+            found = material_answer(self.materials, query)
+            if found is not None:
+                return found  # type: ignore[no-any-return]
         if passages and topic_id is None and off_course(hits, passages):  # a follow-up keeps its topic
             return Answer(OFF_COURSE, None)
         return self.from_notes(query, passages)
