@@ -274,8 +274,12 @@ def test_train_tab_gpt_form_works_with_its_own_defaults(tmp_path: Path) -> None:
     from tutor.ui_train import TrainHandlers
 
     tutor = fake_tutor(tmp_path / "var")
-    job_id, message, _ = TrainHandlers(tutor).submit("gpt", "notes", "", 50, 8, 0, 0, 1e-3, "", "", "{}", "ada")
+    job_id, message, _ = TrainHandlers(tutor).submit(
+        "gpt", "notes", "", 50, 8, 0, 0, 1e-3, "", "", "{}", "ada"
+    )
     assert job_id and "Queued" in message
     assert "n_layer" not in tutor.jobs.jobs[job_id]["params"]
-    job_id, _, _ = TrainHandlers(tutor).submit("gpt", "notes", "scratch", 50, 8, 2, 64, None, "", "", "{}", "ada")
+    job_id, _, _ = TrainHandlers(tutor).submit(
+        "gpt", "notes", "scratch", 50, 8, 2, 64, None, "", "", "{}", "ada"
+    )
     assert {"n_layer": 2, "n_embd": 64}.items() <= tutor.jobs.jobs[job_id]["params"].items()
