@@ -191,3 +191,13 @@ def test_an_off_course_question_is_declined_not_answered_from_a_random_note() ->
 def test_nothing_found_says_so_instead_of_guessing() -> None:
     out = explainer([], passages=[]).answer("how do I bake bread?")
     assert out.kind == "none" and "won't guess" in out.text
+
+
+def test_a_sentence_that_runs_through_display_maths_is_finished() -> None:
+    text = (
+        "LoRA freezes the weight and learns a low-rank\n\n$$W' = W + BA$$\n\n"
+        "update, where $B$ and $A$ are small.\n\nAnother paragraph about memory."
+    )
+    p = Passage("m8.fine-tuning", "knowledge/notes/m8.fine-tuning.md#lora", "Fine-tuning > LoRA", text)
+    found = best_paragraphs("how does lora learn a low-rank weight", [p])
+    assert found is not None and found[0].rstrip().endswith("are small.")

@@ -255,7 +255,23 @@ def best_paragraphs(question: str, passages: Sequence[Any], max_words: int = 220
         j += 1
     if _words(chosen[0]) < 25 and j < len(paras) and _words("\n\n".join([*chosen, paras[j]])) <= max_words:
         chosen.append(paras[j])
+        j += 1
+    # a sentence that runs on into display maths ("learn a low-rank" / $$...$$ / "update where ...")
+    # is finished, whatever the word budget: never stop mid-sentence
+    while j < len(paras) and _unfinished(chosen[-1]) and _words("\n\n".join(chosen)) <= max_words + 150:
+        chosen.append(paras[j])
+        j += 1
     return "\n\n".join(chosen), p
+
+
+def _unfinished(paragraph: str) -> bool:
+    """A paragraph that does not end a sentence (or is display maths that a sentence runs through)."""
+    tail = paragraph.rstrip()
+    if tail.startswith("$$") and tail.endswith("$$"):
+        return not tail[:-2].rstrip().endswith((".", ",.", "!"))
+    if tail.startswith("```") or tail.startswith(("- ", "* ", "1.", "|")):
+        return False
+    return not tail.endswith((".", "!", "?", ":", ")", '"', "*", "`"))
 
 
 def _first_words(text: str) -> str:
