@@ -224,7 +224,10 @@ def _answer_value(text: str, pending: dict[str, Any]) -> Any:
 def format_attempt(svc: Services, attempt: Any) -> str:
     m = attempt.mastery
     head = "✅ **Right!**" if attempt.correct else "❌ **Not quite.**"
-    lines = [f"{head} {attempt.feedback}".strip()]
+    feedback = str(attempt.feedback or "")
+    if attempt.correct:  # the option's own feedback often opens with "Right." too: say it once
+        feedback = re.sub(r"^\s*(right|correct|yes|exactly)\b[.!:,]?\s*", "", feedback, flags=re.I)
+    lines = [f"{head} {feedback}".strip()]
     if not attempt.correct and attempt.right_answer:
         lines.append(f"**Answer:** {attempt.right_answer}")
     lines.append(attempt.explanation)
