@@ -102,12 +102,20 @@ def _asks_diagnosis(prose: str) -> bool:
 
 
 _CANCEL = re.compile(
-    r"^\s*(please\s+)?(cancel|stop|abort|kill)\b.*\b((gpt|sklearn)-[0-9a-f]{6,}|jobs?|runs?|training|fine-?tun\w*)\b",
+    r"^\s*(please\s+)?(cancel|stop|abort|kill)\b.*(\b(gpt|sklearn)-[0-9a-f]{6,}\b|\bjobs?\b|"
+    r"\b(my|the|that|this|it|all)\s+(\w+\s+)?(runs?|training|fine-?tun\w*)\b\s*(please|now|job|run)?\s*[.!]?\s*$)",
+    re.I,
+)
+GUESS_CONFIDENCE = 0.6
+_TRAIN_ASK = re.compile(
+    r"\b(re-?train\w*|train|training|fine[- ]?tun\w*|finetun\w*|start|launch|kick off|resume|cancel|stop|status|"
+    r"progress|done|finished|ready|loss curve|jobs?|runs?|metrics)\b",
     re.I,
 )
 _PLAN_ASK = re.compile(
-    r"\b(study|lesson|learning|my) (plan|path|session|schedule)|\broadmap\b|\bplan (my|me|a session|\d)|"
-    r"\b\d+(\.\d+)?\s*(h|hrs?|hours?|mins?|minutes?)\b|\bwhat should i (do|study|learn)",
+    r"\b(study|lesson|learning|my) (plan|path|session|schedule)|\broadmap\b|"
+    r"\bplan (me\b|my (study|studies|week|weekend|day|evening|session|learning|time|hours?|next)|a (study )?session|\d)|"
+    r"\b\d+(\.\d+)?\s*(h|hrs?|hours?|mins?|minutes?)\b|\bwhat should i (do|study|learn)|\bnext\b",
     re.I,
 )
 # guided labs (tutor/nodes/labs.py): any mention of a lab, or asking where one left off
@@ -330,9 +338,20 @@ def classify(
     if result.intent == "plan" and is_concept_question(text) and not _PLAN_ASK.search(text):
         # "how should I plan a train/test split" is a concept question, not a request for a study plan
         result = IntentResult("explain", result.confidence, "model:plan-concept-question")
-    if result.intent == "train" and not _TRAIN_CONFIRM.search(text):
-        # "what are the challenges of training GPT" is a concept question: a job needs a clear ask
+    if result.intent == "train" and not (_TRAIN_CONFIRM.search(text) and _TRAIN_ASK.search(text)):
+        # "what are the challenges of training GPT", "make the model smaller with int8 weights":
+        # concept questions; a job needs a clear ask (a training verb or a question about a job)
         result = IntentResult("explain", result.confidence, "model:train-without-job-words")
+    if result.intent in ("quiz", "lab") and result.confidence < GUESS_CONFIDENCE:
+        # quizzes and labs start from clear words (rules); a weak guess is a question
+        result = IntentResult("explain", result.confidence, f"model:weak-{result.intent}")
+    if (
+        result.intent == "run_code"
+        and extract_code(text) is None
+        and (is_concept_question(text) or re.search(r"\b(every|each) time\b|\bwhenever\b", text, re.I))
+    ):
+        # "tsne plot looks different every time i run it": nothing to run, a question about running
+        result = IntentResult("explain", result.confidence, "model:run-without-code")
     return IntentResult(result.intent, result.confidence, result.source, find_exercise_id(text, exercises))
 
 
