@@ -6,11 +6,11 @@ message, never an exception, when a fact is missing or of the wrong type.
 
 from __future__ import annotations
 
-import functools
 import math
 import re
-from collections.abc import Callable
 from typing import Any
+
+from curriculum.labs.guard import guard_checks
 
 Verdict = tuple[bool, str]
 
@@ -227,30 +227,4 @@ def check_compare_labels(facts: dict[str, Any]) -> Verdict:
     )
 
 
-def _guarded(check: Callable[[dict[str, Any]], Verdict]) -> Callable[[dict[str, Any]], Verdict]:
-    """A check that fails with a message, instead of raising, on facts of unexpected types."""
-
-    @functools.wraps(check)
-    def run(facts: dict[str, Any]) -> Verdict:
-        try:
-            return check(facts if isinstance(facts, dict) else {})
-        except (
-            TypeError,
-            ValueError,
-            AttributeError,
-            KeyError,
-            IndexError,
-            ZeroDivisionError,
-            OverflowError,
-        ):
-            return (
-                False,
-                "Your variables hold something of an unexpected type; look at the step's task again.",
-            )
-
-    return run
-
-
-for _name, _check in list(globals().items()):
-    if _name.startswith("check_") and callable(_check):
-        globals()[_name] = _guarded(_check)
+guard_checks(globals())  # every check_* fails with a message instead of raising

@@ -12,10 +12,10 @@ fixed: the two files in ``data/`` without their front matter, encoded with ``dat
 
 from __future__ import annotations
 
-import functools
 import math
-from collections.abc import Callable
 from typing import Any
+
+from curriculum.labs.guard import guard_checks
 
 Verdict = tuple[bool, str]
 N_TOKENS = 5741
@@ -401,30 +401,4 @@ def check_interpret(facts: dict[str, Any]) -> Verdict:
     return True, f"{story}{tail} Right: stop at the best validation step, or regularise.{model}"
 
 
-def _guarded(check: Callable[[dict[str, Any]], Verdict]) -> Callable[[dict[str, Any]], Verdict]:
-    """A check that fails with a message, instead of raising, on facts of unexpected types."""
-
-    @functools.wraps(check)
-    def run(facts: dict[str, Any]) -> Verdict:
-        try:
-            return check(facts if isinstance(facts, dict) else {})
-        except (
-            TypeError,
-            ValueError,
-            AttributeError,
-            KeyError,
-            IndexError,
-            ZeroDivisionError,
-            OverflowError,
-        ):
-            return (
-                False,
-                "Your variables hold something of an unexpected type; look at the step's task again.",
-            )
-
-    return run
-
-
-for _name, _check in list(globals().items()):
-    if _name.startswith("check_") and callable(_check):
-        globals()[_name] = _guarded(_check)
+guard_checks(globals())  # every check_* fails with a message instead of raising

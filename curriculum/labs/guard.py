@@ -1,0 +1,32 @@
+"""What every lab's ``checks.py`` shares: a check fails with a message, never raises, whatever
+JSON the learner's probe produced (a string where a number was expected, a missing key...)."""
+
+from __future__ import annotations
+
+import functools
+from collections.abc import Callable, MutableMapping
+from typing import Any
+
+Verdict = tuple[bool, str]
+_BAD_FACTS = (TypeError, ValueError, AttributeError, KeyError, IndexError, ZeroDivisionError, OverflowError)
+UNEXPECTED = "Your variables hold something of an unexpected type; look at the step's task again."
+
+
+def guarded(check: Callable[[dict[str, Any]], Verdict]) -> Callable[[dict[str, Any]], Verdict]:
+    """``check`` that fails with a message, instead of raising, on facts of unexpected types."""
+
+    @functools.wraps(check)
+    def run(facts: dict[str, Any]) -> Verdict:
+        try:
+            return check(facts if isinstance(facts, dict) else {})
+        except _BAD_FACTS:
+            return False, UNEXPECTED
+
+    return run
+
+
+def guard_checks(namespace: MutableMapping[str, Any]) -> None:
+    """Wrap every ``check_*`` function of a checks module (call with its ``globals()``)."""
+    for name, value in list(namespace.items()):
+        if name.startswith("check_") and callable(value):
+            namespace[name] = guarded(value)
