@@ -27,14 +27,14 @@ from knowledge.card_index import CardHit
 from knowledge.cards import Card
 
 OFF_TOPIC_SIMILARITY = 0.85  # a card off the notes' best topics needs a near-verbatim match
-CARD_THRESHOLD = 0.55
+CARD_THRESHOLD = 0.55  # best card score below this: the question is not one our cards answer
 OFF_COURSE_SIMILARITY = 0.3  # below both of these the question is not about the course
 OFF_COURSE_PASSAGE = 0.6
 OFF_COURSE = (
     "That doesn't look like something our course covers, so I won't guess. I teach data science, "
     'machine learning and GPT transformers: ask me about one of those (for example "what is '
     'broadcasting in numpy?"), or say "show me the curriculum".'
-)  # best card score below this: the question is not one our cards answer
+)
 MAX_WORDS = 430  # the reply stays readable (the answer-quality check wants 40-450 words)
 NOVICE_BELOW = 0.3  # topic mastery under this (and prerequisites not mastered): intuition first
 FollowUp = Literal["why", "example", "simpler", "more"]
