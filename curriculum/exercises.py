@@ -99,10 +99,6 @@ class Exercise:
         return {k: np.asarray(v, dtype=self.array_args[k]) if k in self.array_args and v is not None else v
                 for k, v in args.items()}  # fmt: skip
 
-    @property
-    def total_points(self) -> float:
-        return sum(t.points for t in self.tests)
-
     def to_public_dict(self) -> dict[str, Any]:
         return {
             "id": self.id,

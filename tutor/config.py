@@ -169,7 +169,3 @@ class Settings(BaseSettings):
     def ensure_dirs(self) -> None:
         for d in (self.data_dir, self.kernels_dir, self.runs_dir, self.models_dir, self.datasets_dir):
             d.mkdir(parents=True, exist_ok=True)
-
-
-def get_settings(**overrides: object) -> Settings:
-    return Settings(**overrides)  # type: ignore[arg-type]
