@@ -1,9 +1,11 @@
-"""What every lab's ``checks.py`` shares: a check fails with a message, never raises, whatever
+"""What every lab's ``checks.py`` shares: reading numbers from the facts, the probe's own error, and a
+guard so that a check fails with a message, never raises, whatever
 JSON the learner's probe produced (a string where a number was expected, a missing key...)."""
 
 from __future__ import annotations
 
 import functools
+import math
 from collections.abc import Callable, MutableMapping
 from typing import Any
 
@@ -30,3 +32,19 @@ def guard_checks(namespace: MutableMapping[str, Any]) -> None:
     for name, value in list(namespace.items()):
         if name.startswith("check_") and callable(value):
             namespace[name] = guarded(value)
+
+
+def number(facts: dict[str, Any], key: str) -> float | None:
+    """``facts[key]`` as a finite float, or None (missing, a bool, text, nan or inf)."""
+    v = facts.get(key)
+    if isinstance(v, bool) or not isinstance(v, int | float) or not math.isfinite(v):
+        return None
+    return float(v)
+
+
+def probe_error(facts: dict[str, Any]) -> str | None:
+    """The learner-facing message when the probe itself raised while looking at the variables."""
+    err = facts.get("error")
+    if isinstance(err, str) and err:
+        return f"Looking at your variables raised {err}; check that the step's code ran without errors."
+    return None

@@ -11,15 +11,10 @@ import re
 from typing import Any
 
 from curriculum.labs.guard import guard_checks
+from curriculum.labs.guard import number as _num
+from curriculum.labs.guard import probe_error as _probe_error
 
 Verdict = tuple[bool, str]
-
-
-def _num(facts: dict[str, Any], key: str) -> float | None:
-    v = facts.get(key)
-    if isinstance(v, bool) or not isinstance(v, int | float) or not math.isfinite(v):
-        return None
-    return float(v)
 
 
 def _int(facts: dict[str, Any], key: str) -> int | None:
@@ -36,13 +31,6 @@ def _num_dict(v: Any) -> dict[str, float] | None:
             return None
         out[str(k)] = float(x)
     return out
-
-
-def _probe_error(facts: dict[str, Any]) -> str | None:
-    err = facts.get("error")
-    if isinstance(err, str) and err:
-        return f"Looking at your variables raised {err}; check that the step's code ran without errors."
-    return None
 
 
 def check_scale(facts: dict[str, Any]) -> Verdict:

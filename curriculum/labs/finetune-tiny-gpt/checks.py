@@ -16,6 +16,7 @@ import math
 from typing import Any
 
 from curriculum.labs.guard import guard_checks
+from curriculum.labs.guard import probe_error as _probe_error
 
 Verdict = tuple[bool, str]
 N_TOKENS = 5741
@@ -33,13 +34,6 @@ def _num(v: Any) -> float | None:
     if isinstance(v, bool) or not isinstance(v, int | float) or not math.isfinite(v):
         return None
     return float(v)
-
-
-def _probe_error(facts: dict[str, Any]) -> str | None:
-    err = facts.get("error")
-    if isinstance(err, str) and err:
-        return f"Looking at your variables raised {err}; check that the step's code ran without errors."
-    return None
 
 
 def _job_note(facts: dict[str, Any]) -> str:

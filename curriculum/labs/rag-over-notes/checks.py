@@ -7,11 +7,12 @@ body lengths are recomputed here from the lab's own ``data/`` folder.
 
 from __future__ import annotations
 
-import math
 from pathlib import Path
 from typing import Any
 
 from curriculum.labs.guard import guard_checks
+from curriculum.labs.guard import number as _num
+from curriculum.labs.guard import probe_error as _probe_error
 
 Verdict = tuple[bool, str]
 DATA = Path(__file__).resolve().parent / "data"
@@ -26,20 +27,6 @@ def _notes() -> dict[str, str]:
             text = text.split("---", 2)[2]
         out[path.name] = text
     return out
-
-
-def _num(facts: dict[str, Any], key: str) -> float | None:
-    v = facts.get(key)
-    if isinstance(v, bool) or not isinstance(v, int | float) or not math.isfinite(v):
-        return None
-    return float(v)
-
-
-def _probe_error(facts: dict[str, Any]) -> str | None:
-    err = facts.get("error")
-    if isinstance(err, str) and err:
-        return f"Looking at your variables raised {err}; check that the step's code ran without errors."
-    return None
 
 
 def check_load(facts: dict[str, Any]) -> Verdict:

@@ -6,32 +6,19 @@ message, never an exception, when a fact is missing or of the wrong type.
 
 from __future__ import annotations
 
-import math
 from typing import Any
 
 from curriculum.labs.guard import guard_checks
+from curriculum.labs.guard import number as _num
+from curriculum.labs.guard import probe_error as _probe_error
 
 Verdict = tuple[bool, str]
-
-
-def _num(facts: dict[str, Any], key: str) -> float | None:
-    v = facts.get(key)
-    if isinstance(v, bool) or not isinstance(v, int | float) or not math.isfinite(v):
-        return None
-    return float(v)
 
 
 def _shape(facts: dict[str, Any], key: str) -> list[int] | None:
     v = facts.get(key)
     if isinstance(v, list) and all(isinstance(d, int) and not isinstance(d, bool) for d in v):
         return v
-    return None
-
-
-def _probe_error(facts: dict[str, Any]) -> str | None:
-    err = facts.get("error")
-    if isinstance(err, str) and err:
-        return f"Looking at your variables raised {err}; check that the step's code ran without errors."
     return None
 
 
