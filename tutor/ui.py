@@ -166,9 +166,9 @@ def build_ui(tutor: Any) -> gr.Blocks:
             else:  # a newcomer is a guest until they pick a name: their first question is answered
                 picked = gr.update(value=remembered or guest_id())
             tab = gr.Tabs(selected="learn") if note else gr.skip()
-            return picked, uuid.uuid4().hex[:12], tab, note or gr.skip(), gr.update(interactive=True)
+            return picked, uuid.uuid4().hex[:12], tab, note or gr.skip()
 
-        ui.load(on_load, [saved], [learner, tab_id, tabs, learn["topic"], chat["box"]], **private).then(
+        ui.load(on_load, [saved], [learner, tab_id, tabs, learn["topic"]], **private).then(
             None, js=SCROLL_TO_NOTE, **private
         )
 
@@ -177,7 +177,15 @@ def build_ui(tutor: Any) -> gr.Blocks:
 
         learner.change(on_learner, [learner, saved], saved, **private).then(
             chat["handlers"].threads, [learner, chat["thread"]], chat["threads"], **private
-        ).then(lambda: ([], None), None, [chat["chatbot"], chat["thread"]], queue=False, **private)
+        ).then(
+            # the chat box becomes editable only here, after the load's learner (a guest id) has
+            # cleared the chat: a question sent earlier was answered and then wiped by this step
+            lambda: ([], None, gr.update(interactive=True)),
+            None,
+            [chat["chatbot"], chat["thread"], chat["box"]],
+            queue=False,
+            **private,
+        )
         learn_tab.select(learn_view, learner, learn_outs, **private)
         train_tab.select(models_fn, None, models_outs, **private).then(**train["watch"], **private)
         teach_tab.select(teach_view, teach_ins, teach_outs, **private)
