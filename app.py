@@ -1,4 +1,4 @@
-"""The entry point: the ASGI app factory, re-exported from ``tutor/web.py`` (FastAPI ``/api``,
+"""The entry point: the ASGI app factory, re-exported from ``tutor/web/app.py`` (FastAPI ``/api``,
 ``/v1``, ``/mcp``, ``/healthz``, ``/docs`` with the Gradio UI at ``/``). No logic here:
 ``uvicorn --factory app:create_app`` or ``tutor serve``."""
 

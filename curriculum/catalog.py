@@ -14,6 +14,8 @@ from typing import Any
 
 import yaml
 
+from tutor.errors import NotFound
+
 DEFAULT_PATH = Path(__file__).with_name("curriculum.yaml")
 
 
@@ -81,15 +83,13 @@ class Catalog:
 
             near = get_close_matches(topic_id, list(self.topics), n=1)
             hint = f"; did you mean {near[0]!r}?" if near else ""
-            raise LookupError(
-                f"topic {topic_id!r} not found{hint} (`GET /api/curriculum` lists them)"
-            ) from None
+            raise NotFound(f"topic {topic_id!r} not found{hint} (`GET /api/curriculum` lists them)") from None
 
     def module(self, module_id: str) -> Module:
         for m in self.modules:
             if m.id == module_id:
                 return m
-        raise LookupError(f"module {module_id!r} not found; modules are m1..m{len(self.modules)}")
+        raise NotFound(f"module {module_id!r} not found; modules are m1..m{len(self.modules)}")
 
     def topological_order(self) -> list[str]:
         """Topic ids in curriculum order, except that every prerequisite comes before its users."""

@@ -23,6 +23,8 @@ from typing import Any
 
 import yaml
 
+from tutor.errors import BadInput, NotFound
+
 EXERCISES_DIR = Path(__file__).resolve().parent / "exercises"
 _ID = re.compile(r"^[a-z0-9][a-z0-9-]*$")
 _TOPIC = re.compile(r"^m\d+\.[a-z0-9-]+$")
@@ -129,7 +131,7 @@ def parse_signature(text: str, where: str) -> tuple[str, ...]:
     try:
         fn = ast.parse(f"def f({text}): pass").body[0]
     except SyntaxError:
-        raise ValueError(f"{where}: signature {text!r} is not a Python parameter list") from None
+        raise BadInput(f"{where}: signature {text!r} is not a Python parameter list") from None
     assert isinstance(fn, ast.FunctionDef)
     names = [a.arg for a in fn.args.args]
     return tuple(names[: len(names) - len(fn.args.defaults)])
@@ -163,12 +165,12 @@ def load_exercises(root: Path | str | None = None) -> dict[str, Exercise]:
     ValueError naming the file and the problem."""
     base = Path(root) if root is not None else EXERCISES_DIR
     if not base.is_dir():
-        raise ValueError(f"exercise folder {base} does not exist")
+        raise BadInput(f"exercise folder {base} does not exist")
     exercises: dict[str, Exercise] = {}
     for spec_path in sorted(base.glob("*/spec.yaml")):
         ex = _load_one(spec_path)
         if ex.id in exercises:
-            raise ValueError(f"{spec_path}: duplicate exercise id {ex.id!r}")
+            raise BadInput(f"{spec_path}: duplicate exercise id {ex.id!r}")
         exercises[ex.id] = ex
     return exercises
 
@@ -180,9 +182,7 @@ def get_exercise(exercises: dict[str, Exercise], exercise_id: str) -> Exercise:
     except (KeyError, TypeError):
         close = difflib.get_close_matches(str(exercise_id), list(exercises), n=1)
         maybe = f"did you mean {close[0]!r}? " if close else ""
-        raise LookupError(
-            f"exercise {exercise_id!r} not found; {maybe}`tutor exercises` lists them"
-        ) from None
+        raise NotFound(f"exercise {exercise_id!r} not found; {maybe}`tutor exercises` lists them") from None
 
 
 def _load_one(spec_path: Path) -> Exercise:
@@ -191,34 +191,34 @@ def _load_one(spec_path: Path) -> Exercise:
     try:
         raw = yaml.safe_load(spec_path.read_text(encoding="utf-8"))
     except yaml.YAMLError as e:
-        raise ValueError(f"{where}: not valid YAML: {e}") from None
+        raise BadInput(f"{where}: not valid YAML: {e}") from None
     if not isinstance(raw, dict):
-        raise ValueError(f"{where}: expected a mapping at the top level")
+        raise BadInput(f"{where}: expected a mapping at the top level")
 
     def need(key: str, kind: type | tuple[type, ...]) -> Any:
         if not isinstance(raw.get(key), kind):
-            raise ValueError(
+            raise BadInput(
                 f"{where}: field {key!r} must be a {getattr(kind, '__name__', kind)}, got {raw.get(key)!r}"
             )
         return raw[key]
 
     ex_id, topic = need("id", str), need("topic_id", str)
     if not _ID.match(ex_id) or ex_id != folder.name:
-        raise ValueError(
+        raise BadInput(
             f"{where}: id {ex_id!r} must be lowercase-dashed and equal the folder name {folder.name!r}"
         )
     if not _TOPIC.match(topic):
-        raise ValueError(f"{where}: topic_id {topic!r} is not like 'm2.calculus'")
+        raise BadInput(f"{where}: topic_id {topic!r} is not like 'm2.calculus'")
     call = raw.get("call", "function")
     if call not in CALL_MODES:
-        raise ValueError(f"{where}: call must be one of {CALL_MODES}, got {call!r}")
+        raise BadInput(f"{where}: call must be one of {CALL_MODES}, got {call!r}")
     for name in ("statement.md", "starter.py", "reference.py"):
         if not (folder / name).is_file():
-            raise ValueError(f"{where}: the exercise folder lacks {name}")
+            raise BadInput(f"{where}: the exercise folder lacks {name}")
     tests = tuple(_test(t, where, i) for i, t in enumerate(need("tests", list)))
     names = [t.name for t in tests]
     if not tests or len(set(names)) != len(names):
-        raise ValueError(f"{where}: tests must be a non-empty list with unique names")
+        raise BadInput(f"{where}: tests must be a non-empty list with unique names")
     return Exercise(
         id=ex_id,
         topic_id=topic,
@@ -246,24 +246,24 @@ def _array_args(raw: Any, where: str) -> dict[str, str]:
         return {str(name): "float" for name in raw}
     if isinstance(raw, dict) and all(v in ("float", "bool", "int") for v in raw.values()):
         return {str(k): str(v) for k, v in raw.items()}
-    raise ValueError(f"{where}: array_args must be a list of names or a mapping name -> float|bool|int")
+    raise BadInput(f"{where}: array_args must be a list of names or a mapping name -> float|bool|int")
 
 
 def _test(raw: Any, where: str, i: int) -> TestSpec:
     if not isinstance(raw, dict) or not isinstance(raw.get("name"), str):
-        raise ValueError(f"{where}: test #{i + 1} must be a mapping with a 'name'")
+        raise BadInput(f"{where}: test #{i + 1} must be a mapping with a 'name'")
     check = raw.get("check") or {"kind": "allclose"}
     if check.get("kind") not in CHECK_KINDS:
-        raise ValueError(f"{where}: test {raw['name']!r}: check kind must be one of {CHECK_KINDS}")
+        raise BadInput(f"{where}: test {raw['name']!r}: check kind must be one of {CHECK_KINDS}")
     if check["kind"] == "custom" and not isinstance(check.get("fn"), str):
-        raise ValueError(
+        raise BadInput(
             f"{where}: test {raw['name']!r}: a custom check needs 'fn' (a check_* in reference.py)"
         )
     points = raw.get("points", 1)
     if not isinstance(points, int | float) or points <= 0:
-        raise ValueError(f"{where}: test {raw['name']!r}: points must be a positive number, got {points!r}")
+        raise BadInput(f"{where}: test {raw['name']!r}: points must be a positive number, got {points!r}")
     if raw.get("gen") is None and not isinstance(raw.get("args"), dict):
-        raise ValueError(f"{where}: test {raw['name']!r} needs literal 'args' or a 'gen' generator")
+        raise BadInput(f"{where}: test {raw['name']!r} needs literal 'args' or a 'gen' generator")
     return TestSpec(
         name=raw["name"],
         points=float(points),

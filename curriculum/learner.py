@@ -28,7 +28,8 @@ from datetime import UTC, datetime
 from typing import Any
 
 from curriculum.catalog import Catalog
-from curriculum.store import Store
+from storage.store import Store
+from tutor.errors import BadInput
 
 log = logging.getLogger(__name__)
 
@@ -48,7 +49,7 @@ class BKTParams:
             if not 0.0 <= v <= 1.0:
                 raise ValueError(f"BKT {name} must be in 0..1, got {v}")
         if self.p_slip + self.p_guess >= 1.0:
-            raise ValueError(
+            raise ValueError(  # our own parameters: a bug, not the caller's input
                 f"BKT needs p_slip + p_guess < 1 (else a pass is no evidence of knowing), got "
                 f"{self.p_slip} + {self.p_guess}"
             )
@@ -101,7 +102,7 @@ class LearnerModel:
         the teacher view. Returns ``{"topic_id", "mastery", "due"}``."""
         params = self.params(topic_id)  # LookupError for an unknown topic, before anything is written
         if not 0.0 <= score <= 1.0:
-            raise ValueError(f"score must be in 0..1, got {score}")
+            raise BadInput(f"score must be in 0..1, got {score}")
         self.store.add_attempt(learner_id, exercise_id, topic_id, bool(passed), float(score), details)
         p = self.store.get_mastery(learner_id).get(topic_id, params.p_init)
         new_p = bkt_update(p, bool(passed), params)
@@ -115,7 +116,7 @@ class LearnerModel:
         which only graded work moves. Returns ``{"topic_id", "rating", "due"}``."""
         self.catalog.topic(topic_id)
         if rating not in (1, 2, 3, 4):
-            raise ValueError(f"rating must be 1 (again), 2 (hard), 3 (good) or 4 (easy), got {rating!r}")
+            raise BadInput(f"rating must be 1 (again), 2 (hard), 3 (good) or 4 (easy), got {rating!r}")
         self.store.ensure_learner(learner_id)
         due = self._review(learner_id, topic_id, rating)
         return {"topic_id": topic_id, "rating": rating, "due": due.isoformat(timespec="seconds")}

@@ -12,6 +12,7 @@ from dataclasses import asdict, dataclass, field
 from typing import Any
 
 from curriculum.catalog import Catalog
+from tutor.errors import BadInput
 
 MASTERED = 0.8  # mastery at or above this counts as known
 ACTIVITIES = ("review", "study", "practice")
@@ -83,7 +84,7 @@ def plan_lesson(
     order (restricted to the goal and its prerequisites when a goal is given) until time runs out.
     A topic is "study" below 0.3 mastery, else "practice" (its practice items) when it has items."""
     if not 0 < hours <= 40:
-        raise ValueError(f"hours must be in (0, 40], got {hours}")
+        raise BadInput(f"hours must be in (0, 40], got {hours}")
     goal_topics = [g for g in goal_topics if g in catalog.topics]
     due_reviews = list(due_reviews)
     practicable = practice_topic_ids(practice_topics, catalog)

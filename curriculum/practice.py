@@ -24,6 +24,8 @@ from typing import Any, Literal
 
 import yaml
 
+from tutor.errors import BadInput
+
 PRACTICE_DIR = Path(__file__).resolve().parent / "practice"
 KINDS = ("multiple_choice", "numeric", "short_answer", "code")
 Kind = Literal["multiple_choice", "numeric", "short_answer", "code"]
@@ -39,7 +41,7 @@ _KEYS: dict[str, set[str]] = {
 MIN_ITEMS = 6
 
 
-class PracticeError(ValueError):
+class PracticeError(BadInput):
     """A practice file is malformed; ``problems`` lists every problem found, each self-contained."""
 
     def __init__(self, problems: list[str]) -> None:

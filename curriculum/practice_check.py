@@ -29,6 +29,7 @@ from typing import Any
 import numpy as np
 
 from curriculum.practice import PracticeItem, points_made
+from tutor.errors import BadInput, Unavailable
 
 SHORT_THRESHOLD = 0.14  # with the key points made; the middle of the best interval, see MEASURED
 SHORT_PARAPHRASE = 0.78  # without them: above every wrong example's similarity, see MEASURED
@@ -57,7 +58,7 @@ class Verdict:
     details: dict[str, Any] = field(default_factory=dict)
 
 
-class AnswerError(ValueError):
+class AnswerError(BadInput):
     """The answer cannot be read as an answer to this item (not counted as an attempt)."""
 
 
@@ -74,10 +75,10 @@ def check_answer(
         return _numeric(item, answer)
     if item.kind == "short_answer":
         if embed is None:
-            raise RuntimeError("short answers need an embedding model")
+            raise Unavailable("short answers need an embedding model")
         return check_short(item, str(answer), embed)
     if grade_code is None:
-        raise RuntimeError("code answers need the sandbox grader")
+        raise Unavailable("code answers need the sandbox grader")
     if not isinstance(answer, str):
         raise AnswerError("a code answer must be Python source text")
     report = grade_code(item.id, answer)

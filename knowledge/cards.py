@@ -19,6 +19,8 @@ from typing import Any
 
 import yaml
 
+from tutor.errors import BadInput
+
 CARDS_DIR = Path(__file__).resolve().parent / "cards"
 _ID = re.compile(r"^[a-z0-9][a-z0-9-]*$")
 _TOPIC = re.compile(r"^m\d+\.[a-z0-9-]+$")
@@ -253,7 +255,7 @@ def runner_code(card: Card) -> str:
     """What the sandboxed kernel runs for a card's example: the code in a fresh namespace."""
     code = card.example_code
     if code is None:
-        raise ValueError(f"card {card.id} has no runnable example")
+        raise BadInput(f"card {card.id} has no runnable example")
     return RUNNER.format(src=code[0], card_id=card.id)
 
 

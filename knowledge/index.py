@@ -20,6 +20,7 @@ from urllib.parse import urlparse
 
 from knowledge.embedding import MODEL_NAME, Embedder, get_embedder
 from knowledge.notes_format import Chunk, Note, NoteFormatError, chunk_note, parse_note
+from tutor.errors import Unavailable
 
 log = logging.getLogger(__name__)
 
@@ -45,7 +46,7 @@ class NotesMissing(RuntimeError):
     """The notes directory does not exist or holds no notes."""
 
 
-class IndexUnavailable(RuntimeError):
+class IndexUnavailable(Unavailable):
     """The Chroma server at ``chroma_url`` cannot be reached."""
 
 

@@ -27,6 +27,7 @@ from pathlib import Path
 from typing import Any
 
 from knowledge.notes_format import _sections, _split_long, slugify
+from tutor.errors import BadInput
 
 KINDS = {
     ".md": "markdown",
@@ -43,7 +44,7 @@ _FRONT_MATTER = re.compile(r"\A---\s*\n.*?\n---\s*\n", re.S)
 _BAD_NAME_CHARS = re.compile(r"[\x00-\x1f\x7f/\\]")
 
 
-class MaterialError(ValueError):
+class MaterialError(BadInput):
     """A file that cannot be added as course material; the message names the file."""
 
 

@@ -29,6 +29,7 @@ import numpy as np
 
 from knowledge.index import NoteIndex, StoredChunk, embed_text
 from knowledge.material_loaders import LoadedMaterial, MaterialError, load_material, slugify
+from tutor.errors import NotFound
 
 log = logging.getLogger(__name__)
 
@@ -241,7 +242,7 @@ class MaterialIndex:
         """The record and the whole text (Markdown) of one material."""
         got = self._collection(SOURCES).get(ids=[mid], include=["metadatas", "documents"])
         if not got["ids"]:
-            raise LookupError(f"material {mid!r} not found; GET /api/materials lists them")
+            raise NotFound(f"material {mid!r} not found; GET /api/materials lists them")
         return _record(got["metadatas"][0]), str(got["documents"][0])
 
     def best_similarity(self, vec: list[float]) -> float:

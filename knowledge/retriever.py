@@ -26,6 +26,7 @@ import numpy as np
 
 from knowledge.embedding import Embedder
 from knowledge.index import IndexMissing, NoteIndex, StoredChunk, lexical_text
+from tutor.errors import BadInput, NotFound
 
 log = logging.getLogger(__name__)
 
@@ -249,12 +250,12 @@ def _passage(chunk: StoredChunk, score: float) -> Passage:
 
 def _check_query(query: object) -> str:
     if not isinstance(query, str):
-        raise ValueError(f"query must be text, got {type(query).__name__}")
+        raise BadInput(f"query must be text, got {type(query).__name__}")
     q = " ".join(query.split())
     if not q:
-        raise ValueError("query is empty; ask a question such as 'what is broadcasting in numpy'")
+        raise BadInput("query is empty; ask a question such as 'what is broadcasting in numpy'")
     if len(q) > MAX_QUERY_CHARS:
-        raise ValueError(
+        raise BadInput(
             f"query is {len(q)} characters, the limit is {MAX_QUERY_CHARS}; shorten it to the question itself"
         )
     return q
@@ -262,7 +263,7 @@ def _check_query(query: object) -> str:
 
 def _check_k(k: object) -> int:
     if isinstance(k, bool) or not isinstance(k, int | np.integer) or not 1 <= int(k) <= MAX_K:
-        raise ValueError(f"k must be a whole number from 1 to {MAX_K}, got {k!r}")
+        raise BadInput(f"k must be a whole number from 1 to {MAX_K}, got {k!r}")
     return int(k)
 
 
@@ -275,11 +276,11 @@ def _filter_mask(lex: _Lexical, topic_id: str | None, module: str | None) -> np.
         if value not in known:
             close = get_close_matches(value, known, n=1)
             hint = f"; did you mean {close[0]!r}?" if close else ""
-            raise LookupError(f"{what} {value!r} is not in the notes index{hint} (known: {', '.join(known)})")
+            raise NotFound(f"{what} {value!r} is not in the notes index{hint} (known: {', '.join(known)})")
         m = column == value
         mask = m if mask is None else mask & m
     if mask is not None and not mask.any():
-        raise LookupError(f"no notes are both in topic {topic_id!r} and module {module!r}")
+        raise NotFound(f"no notes are both in topic {topic_id!r} and module {module!r}")
     return mask
 
 

@@ -7,7 +7,9 @@ config/train_shakespeare_char.py --device=cpu --compile=False --eval_iters=20 --
 embeddings, no biases in the way), AdamW lr 1e-3 (beta2 0.99, weight decay 0.1 on matrices),
 100 warmup steps then cosine decay to 1e-4, grad clip 1.0, eval of 20 batches. Then the same
 shape and schedule is submitted as a ``gpt`` job (worker process, store, checkpoints). It prints
-both wall times, their ratio (job / reference) and both val losses.
+both wall times, their ratio (job / reference), both val losses, and the CPU seconds each used
+with the load average: on a busy machine wall times swing with the neighbours (and two torch
+threads that wait for a taken core spin many times slower, see ``--threads``), CPU seconds less.
 
     python scripts/bench_reference.py PATH/TO/tinyshakespeare.txt [--steps 2000] [--json]
 
@@ -19,6 +21,7 @@ from __future__ import annotations
 import argparse
 import json
 import math
+import os
 import sys
 import tempfile
 import time
@@ -33,9 +36,13 @@ LR, MIN_LR, WARMUP, EVAL_ITERS, EVAL_INTERVAL = 1e-3, 1e-4, 100, 20, 250
 
 
 def reference(text: str, steps: int, seed: int = 1337, threads: int | None = None) -> dict[str, Any]:
-    """nanoGPT's loop, plainly: returns ``{"wall_s", "val_loss", "loss", "params", "threads"}``.
+    """nanoGPT's loop, plainly: returns ``{"wall_s", "val_loss", "loss", "params", "threads", ...}``.
     Threads: torch's default (all cores), as nanoGPT runs, unless ``threads`` is given; the job
-    tool picks its own count by timing (``tools/training/gpt.py``), which matters on a busy box."""
+    tool picks its own count by timing (``tools/training/gpt.py``), which matters on a busy box.
+    ``wall_s`` is the loop alone; ``setup_s`` what came before it (import torch, the data, the
+    model, the optimizer), which ``time python train.py`` would also count. After the clock
+    stops, ``val_loss_full`` is the loss over the whole val split, as the job reports its own."""
+    start = time.perf_counter()
     import torch
     import torch.nn as nn
     import torch.nn.functional as F
@@ -94,6 +101,17 @@ def reference(text: str, steps: int, seed: int = 1337, threads: int | None = Non
         model.train()
         return loss
 
+    @torch.no_grad()
+    def whole_val() -> float:  # every non-overlapping window of the val split, as the job's final figure
+        d = splits["val"]
+        starts = torch.arange(0, len(d) - T, T)
+        model.eval()
+        total = 0.0
+        for ix in starts.split(B):
+            x, y = torch.stack([d[i : i + T] for i in ix]), torch.stack([d[i + 1 : i + 1 + T] for i in ix])
+            total += float(model(x, y)) * len(ix)
+        return total / len(starts)
+
     def lr_at(it: int) -> float:
         if it < WARMUP:
             return LR * (it + 1) / (WARMUP + 1)
@@ -105,7 +123,8 @@ def reference(text: str, steps: int, seed: int = 1337, threads: int | None = Non
     rest = [p for p in model.parameters() if p.dim() < 2]
     groups = [{"params": decay, "weight_decay": 0.1}, {"params": rest, "weight_decay": 0.0}]
     opt = torch.optim.AdamW(groups, lr=LR, betas=(0.9, 0.99))
-    t0 = time.perf_counter()
+    t0, cpu0 = time.perf_counter(), time.process_time()
+    setup = t0 - start
     val = loss = float("nan")
     for it in range(steps + 1):
         if it % EVAL_INTERVAL == 0 or it == steps:
@@ -120,11 +139,15 @@ def reference(text: str, steps: int, seed: int = 1337, threads: int | None = Non
         torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
         opt.step()
         loss = float(loss_t.detach())
+    wall, cpu = time.perf_counter() - t0, time.process_time() - cpu0
     params = sum(p.numel() for p in model.parameters())
     return {
         "threads": torch.get_num_threads(),
-        "wall_s": round(time.perf_counter() - t0, 1),
+        "wall_s": round(wall, 1),
+        "setup_s": round(setup, 1),
+        "cpu_s": round(cpu, 1),
         "val_loss": round(val, 4),
+        "val_loss_full": round(whole_val(), 4),
         "loss": round(loss, 4),
         "params": params,
     }
@@ -132,7 +155,7 @@ def reference(text: str, steps: int, seed: int = 1337, threads: int | None = Non
 
 def through_jobs(path: Path, steps: int) -> dict[str, Any]:
     """The same run as a ``gpt`` job; wall time from submit to finished job."""
-    from curriculum.store import Store
+    from storage.store import Store
     from tools.training.jobs import JobManager
 
     params = {
@@ -149,25 +172,37 @@ def through_jobs(path: Path, steps: int) -> dict[str, Any]:
     }
     with tempfile.TemporaryDirectory(prefix="bench-reference-") as tmp:
         store = Store(f"sqlite:///{Path(tmp) / 'tutor.db'}")
-        jobs = JobManager(store, Path(tmp) / "runs", Path(tmp) / "models", Path(tmp) / "bundled", poll_s=0.2)
+        # the manager's default poll, as `tutor serve` runs it; 0.2 s cost the job ~1% in CPU on 2 cores
+        jobs = JobManager(store, Path(tmp) / "runs", Path(tmp) / "models", Path(tmp) / "bundled")
+        cpu0 = _cpu_with_children()
         try:
             t0 = time.perf_counter()
-            job = jobs.wait(jobs.submit("gpt", params)["job_id"], timeout_s=3600, poll_s=0.2)
+            job = jobs.wait(jobs.submit("gpt", params)["job_id"], timeout_s=3600, poll_s=0.5)
             wall = time.perf_counter() - t0
         finally:
-            jobs.close()
+            jobs.close()  # reaps the worker, so its CPU time is counted below
             store.close()
+        cpu = _cpu_with_children() - cpu0
     m = job["metrics"]
     return {
         "status": job["status"],
         "error": job["error"],
         "wall_s": round(wall, 1),
+        "cpu_s": round(cpu, 1),
         "train_s": m.get("train_s"),
         "val_loss": m.get("val_loss"),
         "loss": m.get("loss"),
         "params": m.get("params"),
         "threads": m.get("threads"),
     }
+
+
+def _cpu_with_children() -> float:
+    """CPU seconds of this process and its reaped children (the job's worker)."""
+    import resource
+
+    own, kids = resource.getrusage(resource.RUSAGE_SELF), resource.getrusage(resource.RUSAGE_CHILDREN)
+    return own.ru_utime + own.ru_stime + kids.ru_utime + kids.ru_stime
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -184,20 +219,38 @@ def main(argv: list[str] | None = None) -> int:
             file=sys.stderr,
         )
         return 0
+    load0 = os.getloadavg()[0]
     ref = reference(args.data.read_text(encoding="utf-8"), args.steps, threads=args.threads)
     job = through_jobs(args.data, args.steps)
     ratio = round(job["wall_s"] / ref["wall_s"], 2) if ref["wall_s"] else None
-    out = {"steps": args.steps, "reference": ref, "job": job, "wall_ratio_job_over_reference": ratio}
+    with_setup = round(ref["wall_s"] + ref["setup_s"], 1)
+    ratio_setup = round(job["wall_s"] / with_setup, 2) if with_setup else None
+    cpu_ratio = round(job["cpu_s"] / ref["cpu_s"], 2) if ref["cpu_s"] else None
+    load = [round(load0, 2), round(os.getloadavg()[0], 2)]
+    out = {
+        "steps": args.steps,
+        "reference": ref,
+        "job": job,
+        "wall_ratio_job_over_reference": ratio,
+        "wall_ratio_job_over_reference_with_setup": ratio_setup,
+        "cpu_ratio_job_over_reference": cpu_ratio,
+        "load_avg_1min_start_end": load,
+    }
     if args.json:
         print(json.dumps(out))
     else:
         print(f"{args.steps} steps, char-level tiny Shakespeare, 4x4x128, block 64, batch 12, lr 1e-3")
         print(f"{'':22}{'plain loop':>14}{'job tool':>14}")
         print(f"{'wall time (s)':22}{ref['wall_s']:>14}{job['wall_s']:>14}   ratio job/plain {ratio}")
-        print(f"{'val loss (20 batches)':22}{ref['val_loss']:>14}{_s(job['val_loss']):>14}")
+        print(f"{'  plain: + setup (s)':22}{with_setup:>14}{'':>14}   ratio job/plain {ratio_setup}")
+        print(f"{'cpu time (s)':22}{ref['cpu_s']:>14}{job['cpu_s']:>14}   ratio job/plain {cpu_ratio}")
+        print(f"{'val loss, whole split':22}{ref['val_loss_full']:>14}{_s(job['val_loss']):>14}")
+        print(f"{'val loss, 20 batches':22}{ref['val_loss']:>14}{'':>14}   (nanoGPT's own estimate)")
         print(f"{'last train loss':22}{ref['loss']:>14}{_s(job['loss']):>14}")
         print(f"{'parameters':22}{ref['params']:>14}{_s(job['params']):>14}")
         print(f"{'torch threads':22}{ref['threads']:>14}{_s(job['threads']):>14}")
+        print(f"load average (1 min) at start {load[0]}, at end {load[1]} on {os.cpu_count()} cores")
+        print("plain: the loop alone (+ setup: import torch, data, model); job: submit to done")
         if job["status"] != "succeeded":
             print(f"job {job['status']}: {job['error']}")
     return 0 if job["status"] == "succeeded" else 1

@@ -40,7 +40,7 @@ log = logging.getLogger("eval_agent")
 
 
 def intent_figures() -> dict[str, Any]:
-    from tutor.intent import HELDOUT_PATH, classify, heldout_accuracy, load_examples
+    from tutor.agent.intent import HELDOUT_PATH, classify, heldout_accuracy, load_examples
 
     acc, misses = heldout_accuracy()
     examples = load_examples(HELDOUT_PATH)

@@ -16,13 +16,14 @@ from langchain_core.language_models.fake_chat_models import GenericFakeChatModel
 
 from curriculum.catalog import load_catalog
 from curriculum.learner import LearnerModel
-from curriculum.store import Store
+from storage.store import Store
 from tools._outputs import RunResult
-from tutor.checkpoint import sqlite_checkpointer
-from tutor.conversation import Conversations
-from tutor.graph import build_graph
-from tutor.nodes import Tasks
-from tutor.nodes import fallbacks as fb
+from tutor.agent.checkpoint import sqlite_checkpointer
+from tutor.agent.graph import build_graph
+from tutor.agent.threads import Conversations
+from tutor.errors import BadInput, NotFound, Unavailable
+from tutor.usecases import fallbacks as fb
+from tutor.usecases.tasks import Tasks
 
 
 @dataclass
@@ -51,7 +52,7 @@ class FakeRetriever:
     ) -> list[FakePassage]:
         self.queries.append(query)
         if self.fail:
-            raise RuntimeError("the note index is not built; run `tutor index`")
+            raise Unavailable("the note index is not built; run `tutor index`")
         words = set(re.findall(r"\w+", query.lower()))
         scored = []
         for t in self.catalog.topics.values():
@@ -86,7 +87,7 @@ class FakeKernels:
     def execute(self, code: str, session_id: str | None = None, timeout_s: float | None = None) -> RunResult:
         self.calls.append((code, session_id))
         if self.fail:
-            raise RuntimeError("bubblewrap is not installed; `apt-get install bubblewrap`")
+            raise Unavailable("bubblewrap is not installed; `apt-get install bubblewrap`")
         ns = self.sessions.setdefault(session_id, {})
         out = io.StringIO()
         try:
@@ -174,6 +175,7 @@ class FakeReport:
     status: str = "ok"
     duration_s: float = 0.01
     hint: str | None = None
+    load_error: dict[str, str] | None = None
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -185,14 +187,17 @@ class FakeGrader:
 
     def grade(self, exercise_id: str, code: str) -> FakeReport:
         if self.fail:
-            raise RuntimeError("the grading sandbox is unavailable")
+            raise Unavailable("the grading sandbox is unavailable")
         ex = self.exercises[exercise_id]
         ns: dict[str, Any] = {}
         try:
             with contextlib.redirect_stdout(io.StringIO()):
                 exec(compile(code, "<submission>", "exec"), ns)
         except Exception as e:
-            return FakeReport(exercise_id, False, 0.0, [], f"{type(e).__name__}: {e}", status="error")
+            err = {"name": type(e).__name__, "message": str(e), "traceback": ""}
+            return FakeReport(
+                exercise_id, False, 0.0, [], f"{type(e).__name__}: {e}", status="error", load_error=err
+            )
         tests = [{"name": n, "passed": p, "hidden": h, "message": m} for n, p, h, m in ex.check(ns)]
         score = sum(t["passed"] for t in tests) / len(tests)
         # the real grader's feedback format: summary, failing public tests, hidden count, hint
@@ -213,7 +218,7 @@ class FakeJobs:
 
     def submit(self, kind: str, params: dict[str, Any], learner_id: str | None = None) -> dict[str, Any]:
         if self.fail:
-            raise ValueError("unknown dataset 'irs'; did you mean 'iris'?")
+            raise BadInput("unknown dataset 'irs'; did you mean 'iris'?")
         job_id = f"{kind}-{next(self._ids):010x}"
         self.jobs[job_id] = {
             "job_id": job_id,
@@ -240,7 +245,7 @@ class FakeJobs:
 
     def get(self, job_id: str) -> dict[str, Any]:
         if job_id not in self.jobs:
-            raise LookupError(f"job {job_id!r} not found")
+            raise NotFound(f"job {job_id!r} not found")
         return dict(self.jobs[job_id])
 
     def list(self, learner_id: str | None = None) -> list[dict[str, Any]]:

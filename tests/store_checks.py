@@ -7,7 +7,7 @@ from collections.abc import Callable
 
 import pytest
 
-from curriculum.store import Store
+from storage.store import Store
 
 
 def attempts_are_per_learner(s: Store) -> None:

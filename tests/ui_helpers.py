@@ -15,8 +15,9 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+from tutor.agent.nodes import NoCards
 from tutor.config import Settings
-from tutor.nodes import NoCards
+from tutor.errors import BadInput, Forbidden, NotFound
 from tutor.service import Tutor
 
 CITATION = {"topic_id": "m1.numpy", "source": "knowledge/notes/m1.numpy.md#broadcasting-rules"}
@@ -154,7 +155,7 @@ class FakeConversations:
 
     def _open(self, learner_id: str, message: str, thread_id: str | None) -> str:
         if not message.strip():
-            raise ValueError("message is empty; ask a question or paste code")
+            raise BadInput("message is empty; ask a question or paste code")
         with self._lock:
             self._n += 1
             tid = thread_id or f"t-{learner_id}-{self._n}"
@@ -162,7 +163,7 @@ class FakeConversations:
         if owner is None:
             self.store.add_thread(tid, learner_id, message[:40])
         elif owner != learner_id:
-            raise PermissionError(f"thread {tid!r} belongs to another learner")
+            raise Forbidden(f"thread {tid!r} belongs to another learner")
         return tid
 
     def _reply(self, learner_id: str, message: str) -> str:
@@ -214,7 +215,7 @@ class FakeConversations:
     def thread(self, thread_id: str) -> dict[str, Any]:
         owner = self.store.thread_owner(thread_id)
         if owner is None:
-            raise LookupError(f"thread {thread_id!r} not found")
+            raise NotFound(f"thread {thread_id!r} not found")
         return {"thread_id": thread_id, "learner_id": owner, "messages": self.messages.get(thread_id, [])}
 
 
@@ -228,7 +229,7 @@ class FakeJobs:
 
     def submit(self, kind: str, params: dict[str, Any], learner_id: str | None = None) -> dict[str, Any]:
         if kind not in ("gpt", "sklearn"):
-            raise ValueError(f"unknown job kind {kind!r}; use gpt or sklearn")
+            raise BadInput(f"unknown job kind {kind!r}; use gpt or sklearn")
         job_id = f"{kind}-{len(self.jobs):04d}"
         self.jobs[job_id] = {
             "job_id": job_id,
@@ -246,7 +247,7 @@ class FakeJobs:
 
     def get(self, job_id: str) -> dict[str, Any]:
         if job_id not in self.jobs:
-            raise LookupError(f"job {job_id!r} not found")
+            raise NotFound(f"job {job_id!r} not found")
         job = self.jobs[job_id]
         if job["status"] == "running":
             p = min(1.0, (time.monotonic() - self.started[job_id]) / self.seconds)
@@ -274,7 +275,7 @@ class FakeJobs:
 
     def resume(self, job_id: str) -> dict[str, Any]:
         if self.get(job_id)["status"] not in ("cancelled", "failed", "interrupted"):
-            raise ValueError(f"job {job_id} is not resumable")
+            raise BadInput(f"job {job_id} is not resumable")
         self.jobs[job_id]["status"] = "running"
         self.started[job_id] = time.monotonic() - self.jobs[job_id]["progress"] * self.seconds
         return self.get(job_id)
@@ -303,7 +304,7 @@ class FakeRegistry:
 
     def set_active(self, model_id: str) -> None:
         if model_id not in {m["id"] for m in self.list()}:
-            raise LookupError(f"model {model_id!r} not found")
+            raise NotFound(f"model {model_id!r} not found")
         self.active_id = model_id
 
 

@@ -29,6 +29,7 @@ from tools._oneshot import OneShotResult, run_oneshot
 from tools.grading import wire
 from tools.grading.checks import run_check
 from tools.sandbox import Bind, Limits, Sandbox, SandboxUnavailable, describe_exit
+from tutor.errors import BadInput
 
 __all__ = ["GradeReport", "Grader", "SandboxUnavailable"]
 
@@ -49,6 +50,9 @@ class GradeReport:
     duration_s: float
     hint: str = ""
     notices: list[str] = field(default_factory=list)
+    # why the submission did not load ({"name", "message", "traceback"}), None when it loaded:
+    # callers word it themselves instead of reading it back out of ``feedback``
+    load_error: dict[str, str] | None = None
 
     def to_dict(self) -> dict[str, Any]:
         d = asdict(self)
@@ -95,7 +99,7 @@ class Grader:
         is not a string, SandboxUnavailable when nothing can run confined."""
         ex = get_exercise(self.exercises, exercise_id)
         if not isinstance(code, str):
-            raise ValueError(f"code must be a string of Python source, got {type(code).__name__}")
+            raise BadInput(f"code must be a string of Python source, got {type(code).__name__}")
         self.sandbox.check()
         start = time.monotonic()
         cases = self._cases(ex)
@@ -227,7 +231,14 @@ def _verdict(ex: Exercise, cases: list[_Case], run: OneShotResult, timeout: floa
     all_passed = bool(tests) and all(t["passed"] for t in tests) and status == "ok"
     hint = "" if all_passed else _hint(ex, cases, tests)
     feedback = _feedback(tests, score, all_passed, load_error, hint, run)
-    return GradeReport(ex.id, all_passed, score, tests, feedback, status, 0.0, hint)
+    return GradeReport(ex.id, all_passed, score, tests, feedback, status, 0.0, hint,
+                       load_error=_load_error(load_error))  # fmt: skip
+
+
+def _load_error(err: Any) -> dict[str, str] | None:
+    if not isinstance(err, dict):
+        return None
+    return {k: str(err.get(k) or "") for k in ("name", "message", "traceback")}
 
 
 def _judge(ex: Exercise, case: _Case, rec: dict[str, Any] | None, missing: str) -> tuple[bool, str]:

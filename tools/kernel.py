@@ -26,6 +26,7 @@ from pathlib import Path
 from tools._kernel_process import RESET_NOTICE, KernelStartError, SandboxedKernel
 from tools._outputs import RunResult
 from tools.sandbox import Limits, Sandbox, SandboxUnavailable, describe_exit
+from tutor.errors import BadInput
 
 __all__ = ["KernelManager", "KernelStartError", "RunResult", "SandboxUnavailable"]
 
@@ -207,7 +208,7 @@ class KernelManager:
         if timeout_s is None:
             return self.default_timeout_s
         if not isinstance(timeout_s, int | float) or not 0 < timeout_s <= self.max_timeout_s:
-            raise ValueError(
+            raise BadInput(
                 f"timeout_s must be a number in (0, {self.max_timeout_s:g}] seconds, got {timeout_s!r}"
             )
         return float(timeout_s)
@@ -231,7 +232,7 @@ class KernelManager:
 
     def _session(self, session_id: str) -> _Session:
         if not isinstance(session_id, str) or not session_id or len(session_id) > 200:
-            raise ValueError(
+            raise BadInput(
                 f"session_id must be a non-empty string of at most 200 characters, got {session_id!r}"
             )
         with self._lock:

@@ -37,6 +37,7 @@ from typing import Any
 
 from curriculum.labs import Lab, Step
 from curriculum.labs.notebook import Segment, data_setup_code
+from tutor.errors import BadInput
 
 log = logging.getLogger(__name__)
 
@@ -295,11 +296,11 @@ def check_job_spec(spec: dict[str, Any]) -> tuple[str, dict[str, Any]]:
     """(kind, params) of a lab's job spec, refusing anything that is not tiny (ValueError)."""
     kind, params = spec.get("kind"), spec.get("params")
     if kind not in ("gpt", "sklearn") or not isinstance(params, dict):
-        raise ValueError('a lab job spec is {"kind": "gpt" or "sklearn", "params": {...}}')
+        raise BadInput('a lab job spec is {"kind": "gpt" or "sklearn", "params": {...}}')
     for key, cap in LAB_JOB_LIMITS.items():
         value = params.get(key)
         if value is not None and (not isinstance(value, int) or value > cap):
-            raise ValueError(f"{key} must be an integer of at most {cap} in a lab job, got {value!r}")
+            raise BadInput(f"{key} must be an integer of at most {cap} in a lab job, got {value!r}")
     if kind == "gpt" and params.get("max_steps") is None:
-        raise ValueError(f"set max_steps (at most {LAB_JOB_LIMITS['max_steps']}) for a lab job")
+        raise BadInput(f"set max_steps (at most {LAB_JOB_LIMITS['max_steps']}) for a lab job")
     return kind, dict(params)

@@ -21,6 +21,7 @@ from curriculum.exercises import Exercise, TestSpec, parse_signature
 from curriculum.practice import PracticeItem
 from tools.grader import Grader, GradeReport
 from tools.grading.checks import allclose
+from tutor.errors import BadInput
 
 
 @dataclass(frozen=True)
@@ -51,7 +52,7 @@ def check_value(
 
 def as_exercise(item: PracticeItem) -> PracticeExercise:
     if item.kind != "code":
-        raise ValueError(f"practice item {item.id!r} is not a code item")
+        raise BadInput(f"practice item {item.id!r} is not a code item")
     check = {"kind": "custom", "fn": "practice", "rtol": item.rtol, "atol": item.atol}
     tests = tuple(TestSpec(name=f"test {i + 1}", points=1.0, hidden=False, args=dict(t.args), check=check)
                   for i, t in enumerate(item.tests))  # fmt: skip

@@ -35,6 +35,7 @@ from typing import IO, Any
 
 from tools import seccomp
 from tools._confined import _UIDS, Confined, processes_of
+from tutor.errors import Unavailable
 
 __all__ = ["Bind", "Confined", "Limits", "Sandbox", "SandboxUnavailable", "describe_exit", "processes_of"]
 
@@ -49,10 +50,10 @@ UNSAFE_NOTICE = (
 )
 HOME = "/home/learner"
 WORKSPACE = "/workspace"
-_OWN_PACKAGES = ("tutor", "tools", "knowledge", "curriculum")
+_OWN_PACKAGES = ("tutor", "tools", "knowledge", "curriculum", "storage")
 
 
-class SandboxUnavailable(RuntimeError):
+class SandboxUnavailable(Unavailable):
     """Learner code cannot be run: the sandbox is missing and unsafe mode is off."""
 
 

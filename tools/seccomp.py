@@ -36,6 +36,8 @@ import socket
 from functools import lru_cache
 from typing import Any
 
+from tutor.errors import Unavailable
+
 log = logging.getLogger(__name__)
 
 __all__ = ["DENIED", "INSTALL_HINT", "SeccompUnavailable", "bpf_program", "memfd"]
@@ -71,7 +73,7 @@ _CLONE_NEW = {
 }  # fmt: skip
 
 
-class SeccompUnavailable(RuntimeError):
+class SeccompUnavailable(Unavailable):
     """pyseccomp or libseccomp is missing, or the filter could not be built."""
 
 

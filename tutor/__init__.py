@@ -1,4 +1,5 @@
-"""The tutor: agent, service facade, API, CLI and chat models."""
+"""The tutor, in floors (docs/architecture.md): the faces (web/, cli/), the Tutor facade (service.py),
+the agent (agent/), the use cases (usecases/) and the chat models (llm/)."""
 
 import os
 

@@ -88,7 +88,7 @@ class Settings(BaseSettings):
         default=1, ge=1, description="Training jobs running at once; rest queue."
     )
 
-    # learning records (xAPI statements to a learning record store; tutor/xapi.py)
+    # learning records (xAPI statements to a learning record store; tutor/usecases/xapi.py)
     xapi_url: str | None = Field(
         default=None, description="xAPI base URL of a learning record store; unset: no statements."
     )

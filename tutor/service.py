@@ -9,38 +9,16 @@ from __future__ import annotations
 
 import logging
 import threading
-from collections.abc import Callable, Generator, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable, Generator
 from functools import cached_property
 from typing import Any
 
 from curriculum.catalog import Catalog, load_catalog
-from curriculum.store import Store
+from storage.store import Store
 from tutor.config import Settings
-from tutor.errors import BadInput, Conflict, Forbidden, NotFound, TutorError, Unavailable
+from tutor.errors import BadInput, Conflict, NotFound, translate_errors
 
 log = logging.getLogger(__name__)
-
-
-@contextmanager
-def translate_errors() -> Iterator[None]:
-    """Lower layers raise ValueError / LookupError / RuntimeError; callers see TutorErrors."""
-    try:
-        yield
-    except TutorError:
-        raise
-    except LookupError as e:
-        raise NotFound(_msg(e)) from e
-    except PermissionError as e:
-        raise Forbidden(_msg(e)) from e
-    except ValueError as e:
-        raise BadInput(_msg(e)) from e
-    except (RuntimeError, FileNotFoundError) as e:
-        raise Unavailable(_msg(e)) from e
-
-
-def _msg(e: BaseException) -> str:
-    return str(e.args[0]) if isinstance(e, KeyError) and e.args else str(e)
 
 
 class Tutor:
@@ -59,17 +37,17 @@ class Tutor:
     @cached_property
     def store(self) -> Store:
         store = Store(self.settings.db_url)
-        if self.settings.xapi_url:  # learning records also become xAPI statements (tutor/xapi.py)
-            from tutor.xapi import attach
+        if self.settings.xapi_url:  # learning records also become xAPI statements (tutor/usecases/xapi.py)
+            from tutor.usecases.xapi import attach
 
             attach(store, self)
         return store
 
     @cached_property
     def xapi(self) -> Any:
-        """The background sender of queued xAPI statements (``tutor.xapi``), or None without
+        """The background sender of queued xAPI statements (``tutor.usecases.xapi``), or None without
         ``TUTOR_XAPI_URL``; the app starts it (``start_background``)."""
-        from tutor.xapi import make_sender
+        from tutor.usecases.xapi import make_sender
 
         return make_sender(self)
 
@@ -219,14 +197,14 @@ class Tutor:
 
     @cached_property
     def checkpointer(self) -> Any:
-        from tutor.checkpoint import make_checkpointer
+        from tutor.agent.checkpoint import make_checkpointer
 
         return make_checkpointer(self.settings)
 
     @cached_property
     def conversations(self) -> Any:
-        from tutor.conversation import Conversations
-        from tutor.graph import build_graph
+        from tutor.agent.graph import build_graph
+        from tutor.agent.threads import Conversations
         from tutor.llm import supports_tools
 
         graph = build_graph(
@@ -320,10 +298,10 @@ class Tutor:
             return dict(self.learner_model.progress(learner_id))
 
     def plan(self, learner_id: str, hours: float = 3.0, goal: str | None = None) -> dict[str, Any]:
-        """The learner's new plan: the same use case as the chat's (``tutor.planning``), with the
+        """The learner's new plan: the same use case as the chat's (``tutor.usecases.planning``), with the
         graph's model task; ``model`` says who wrote it ("rules": the planner), ``constraint``
         what the decoder was held to."""
-        from tutor.planning import make_plan
+        from tutor.usecases.planning import make_plan
 
         with translate_errors():
             return make_plan(
@@ -459,7 +437,7 @@ class Tutor:
     def warm_up(self) -> None:
         """Load what the first request would otherwise wait for (index, embedder, BM25, intent
         classifier, chat model, kernel pool). Failures are logged; requests then report them."""
-        from tutor.intent import get_classifier
+        from tutor.agent.intent import get_classifier
 
         steps: list[tuple[str, Callable[[], object]]] = [
             ("embedding model and notes index", lambda: self.retriever.search("warm up", k=1)),
@@ -506,7 +484,7 @@ class Tutor:
                 except Exception:  # closing must not stop the others from closing
                     log.exception("closing %s failed", name)
         if "checkpointer" in self.__dict__:
-            from tutor.checkpoint import close_checkpointer
+            from tutor.agent.checkpoint import close_checkpointer
 
             close_checkpointer(self.checkpointer)
         if "store" in self.__dict__:

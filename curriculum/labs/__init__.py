@@ -25,6 +25,8 @@ from typing import Any
 
 import yaml
 
+from tutor.errors import NotFound
+
 log = logging.getLogger(__name__)
 
 LABS_DIR = Path(__file__).resolve().parent
@@ -81,7 +83,7 @@ class Lab:
         for s in self.steps:
             if s.id == step_id:
                 return s
-        raise LookupError(
+        raise NotFound(
             f"lab {self.id!r} has no step {step_id!r}; its steps are {', '.join(s.id for s in self.steps)}"
         )
 
@@ -274,5 +276,5 @@ def load_labs(root: Path | str | None = None, *, strict: bool = True, known_topi
 
 def get_lab(labs: dict[str, Lab], lab_id: str) -> Lab:
     if lab_id not in labs:
-        raise LookupError(f"lab {lab_id!r} not found; known labs: {', '.join(labs) or '(none)'}")
+        raise NotFound(f"lab {lab_id!r} not found; known labs: {', '.join(labs) or '(none)'}")
     return labs[lab_id]

@@ -20,12 +20,13 @@ from dataclasses import dataclass
 from typing import Any
 
 from curriculum.labs import Lab
+from tutor.errors import BadInput
 
 MAX_CELLS = 500
 MAX_NOTEBOOK_BYTES = 5_000_000
 
 
-class NotebookError(ValueError):
+class NotebookError(BadInput):
     """The upload is not a notebook the tutor can grade (a 400 for the API, exit 2 for the CLI)."""
 
 

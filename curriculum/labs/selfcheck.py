@@ -95,7 +95,7 @@ def make_runner(work: Path, *, with_jobs: bool) -> tuple[Any, list[Any]]:
     closers: list[Any] = [kernels]
     hook = getter = None
     if with_jobs:
-        from curriculum.store import Store
+        from storage.store import Store
         from tools.training.jobs import JobManager
 
         store = Store(f"sqlite:///{work / 'labs-check.db'}")

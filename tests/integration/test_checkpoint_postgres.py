@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from curriculum.catalog import load_catalog
-from curriculum.store import Store
+from storage.store import Store
 from tests.agent_helpers import (
     EXERCISES,
     RULE_TASKS,
@@ -20,9 +20,9 @@ from tests.agent_helpers import (
     fake_llm,
 )
 from tests.pg_helpers import postgres_or_skip
-from tutor.checkpoint import close_checkpointer, make_checkpointer
-from tutor.conversation import Conversations
-from tutor.graph import build_graph
+from tutor.agent.checkpoint import close_checkpointer, make_checkpointer
+from tutor.agent.graph import build_graph
+from tutor.agent.threads import Conversations
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
 

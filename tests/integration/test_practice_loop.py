@@ -16,7 +16,7 @@ from curriculum.planner import MASTERED
 from curriculum.practice import PracticeItem, bundled_practice, by_topic
 from tests.agent_helpers import real_tutor
 from tools.sandbox import find_bwrap
-from tutor import api
+from tutor.web import api
 
 pytestmark = [
     pytest.mark.integration,

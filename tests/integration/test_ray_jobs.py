@@ -19,7 +19,7 @@ from pathlib import Path
 
 import pytest
 
-from curriculum.store import Store
+from storage.store import Store
 from tests.training_helpers import wait_until, write_corpus
 from tools.training.jobs import JobManager
 

@@ -7,7 +7,7 @@ from collections.abc import Iterator
 
 import pytest
 
-from curriculum.store import SCHEMA_VERSION, Store
+from storage.store import SCHEMA_VERSION, Store
 from tests.pg_helpers import postgres_or_skip
 from tests.store_checks import STORE_CHECKS
 
@@ -24,7 +24,7 @@ def pg_url() -> Iterator[str]:
 def store(pg_url: str) -> Iterator[Store]:
     s = Store(pg_url)
     yield s
-    from curriculum.store import metadata
+    from storage.store import metadata
 
     metadata.drop_all(s.engine)  # each check starts from an empty database
     s.close()
@@ -46,7 +46,7 @@ def test_postgres_store_reopens_with_data_and_version(store: Store) -> None:
 def test_a_failed_transaction_is_rolled_back_on_postgres(store: Store) -> None:
     from sqlalchemy import insert
 
-    from curriculum.store import attempts
+    from storage.store import attempts
 
     with pytest.raises(RuntimeError), store._tx() as conn:
         conn.execute(

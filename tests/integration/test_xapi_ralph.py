@@ -26,7 +26,7 @@ import pytest
 from tests.served import REPO, free_port
 from tutor.config import Settings
 from tutor.service import Tutor
-from tutor.xapi import VERBS, Outbox, make_sender
+from tutor.usecases.xapi import VERBS, Outbox, make_sender
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
 

@@ -13,8 +13,8 @@ from fastapi import FastAPI
 from fastapi.testclient import TestClient
 
 from tests.ui_helpers import fake_tutor
-from tutor import api
 from tutor.service import Tutor
+from tutor.web import api
 
 
 def make_client(tmp_path: Path, **settings: Any) -> tuple[TestClient, Tutor]:

@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 from langgraph.checkpoint.sqlite import SqliteSaver
 
-from tutor.checkpoint import close_checkpointer, is_postgres_url, libpq_url, make_checkpointer
+from tutor.agent.checkpoint import close_checkpointer, is_postgres_url, libpq_url, make_checkpointer
 from tutor.config import Settings
 
 

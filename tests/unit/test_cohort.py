@@ -16,7 +16,7 @@ import pytest
 
 from curriculum.catalog import load_catalog
 from curriculum.practice import bundled_practice
-from curriculum.store import Store
+from storage.store import Store
 from tutor.usecases.cohort import CSV_COLUMNS, cohort
 
 

@@ -16,8 +16,8 @@ from tests.ui_helpers import fake_tutor
 from tools.training import gate
 from tools.training.gate import ModelGate, compare, summary
 from tools.training.registry import ModelRegistry
-from tutor import api
 from tutor.errors import Conflict
+from tutor.web import api
 
 GOOD = {"plan_valid": 0.30, "leaks": 0, "grounding": 0.20, "bits_per_byte": 2.00}
 
@@ -68,7 +68,7 @@ def test_summary() -> None:
 
 @pytest.fixture
 def registry(tmp_path: Path) -> ModelRegistry:
-    from curriculum.store import Store
+    from storage.store import Store
 
     bundled = tmp_path / "bundled"
     fake_model_dir(bundled / "tutor-gpt")
@@ -176,7 +176,7 @@ def test_api_409_with_the_error_shape_and_force(client_and_tutor: tuple[TestClie
 
 
 def test_train_tab_force_checkbox(client_and_tutor: tuple[TestClient, Any]) -> None:
-    from tutor.ui_train import TrainHandlers, gate_cells
+    from tutor.web.ui.train import TrainHandlers, gate_cells
 
     _client, tutor = client_and_tutor
     h = TrainHandlers(tutor)

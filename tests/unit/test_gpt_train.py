@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import math
 from pathlib import Path
 from typing import Any
@@ -44,6 +45,7 @@ def tiny(**kw: Any) -> GPTTrainConfig:
         ("dropout", 1.0, "dropout"),
         ("lr", 0.0, "lr"),
         ("block_size", 1, "block_size"),
+        ("precision", "fp16", "precision"),
     ],
 )
 def test_config_refuses_absurd_values(field: str, value: Any, match: str, tmp_path: Path) -> None:
@@ -111,6 +113,38 @@ def test_resume_refuses_changed_settings(tmp_path: Path) -> None:
         train_gpt(tiny(max_steps=10, lr=1e-2), PATTERN, PATTERN, tmp_path, resume=True)
 
 
+def test_resume_from_a_checkpoint_older_than_a_setting(tmp_path: Path) -> None:
+    """A checkpoint written before ``precision`` existed resumes when the run keeps its default,
+    and is refused when the run asks for something else."""
+    train_gpt(tiny(max_steps=10), PATTERN, PATTERN, tmp_path, should_stop=lambda: True)
+    state_path = tmp_path / CHECKPOINT_DIR / "state.json"
+    state = json.loads(state_path.read_text())
+    del state["config"]["precision"]
+    state_path.write_text(json.dumps(state))
+    with pytest.raises(ValueError, match="precision"):
+        train_gpt(tiny(max_steps=10, precision="bf16"), PATTERN, PATTERN, tmp_path, resume=True)
+    assert train_gpt(tiny(max_steps=10), PATTERN, PATTERN, tmp_path, resume=True)["steps"] == 10
+
+
+def test_bf16_autocast_trains_and_is_deterministic(tmp_path: Path) -> None:
+    from safetensors.torch import load_file
+
+    runs = []
+    for name, precision in (("a", "bf16"), ("b", "bf16"), ("fp32", "fp32")):
+        m = train_gpt(
+            tiny(max_steps=6, eval_interval=3, precision=precision), PATTERN, PATTERN, tmp_path / name
+        )
+        assert (
+            math.isfinite(m["loss"])
+            and math.isfinite(m["val_loss"])
+            and m["config"]["precision"] == precision
+        )
+        runs.append(load_file(tmp_path / name / "model.safetensors"))
+    a, b, full = runs
+    assert all(torch.equal(a[k], b[k]) for k in a)  # same seed, same weights
+    assert not all(torch.equal(a[k], full[k]) for k in a)  # and autocast really ran: fp32 differs
+
+
 def test_fine_tune_from_a_model_dir_and_lora_merge(tmp_path: Path) -> None:
     from transformers import AutoModelForCausalLM
 
@@ -140,5 +174,27 @@ def test_thread_tuner_keeps_the_faster_count() -> None:
             tuner.after(cost[torch.get_num_threads()])
         assert torch.get_num_threads() == 2
         assert len(tuner.times[4]) == 1  # a candidate twice as slow is dropped after one step
+    finally:
+        torch.set_num_threads(before)
+
+
+def test_thread_tuner_probes_less_often_while_its_choice_holds() -> None:
+    before = torch.get_num_threads()
+    try:
+        tuner = _ThreadTuner(2, every=10, warm=0, trial=1, max_every=40)
+        cost = {1: 0.1, 2: 0.5}
+        starts = []
+        for step in range(300):
+            idle = tuner.cur is None
+            tuner.before(step)
+            if idle and tuner.cur is not None:
+                starts.append(step)
+            if step == 200:  # the machine changes: now 2 threads are the faster
+                cost = {1: 0.5, 2: 0.1}
+            tuner.after(cost[torch.get_num_threads()])
+        # a round takes 2 steps; the gap after it doubles while 1 thread stays best, up to 40,
+        # and goes back to 10 once the round at step 202 picks 2 threads
+        assert starts == [0, 12, 34, 76, 118, 160, 202, 214, 236, 278]
+        assert torch.get_num_threads() == 2
     finally:
         torch.set_num_threads(before)

@@ -137,6 +137,7 @@ def test_load_error_is_reported_with_the_learners_traceback(
     r = grader.grade("pca", "def pca(:")
     assert r.status == "error" and not r.passed and r.score == 0
     assert "did not load: SyntaxError" in r.feedback and "submission.py" in r.feedback
+    assert r.load_error == err  # as data too, for callers that word it themselves (the chat)
 
 
 def test_timeout_marks_unfinished_tests(grader: Grader, monkeypatch: pytest.MonkeyPatch) -> None:

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from tutor.intent import (
+from tutor.agent.intent import (
     HELDOUT_PATH,
     INTENTS,
     TRAIN_PATH,

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from curriculum.store import Store
+from storage.store import Store
 from tests.training_helpers import fake_model_dir, write_corpus, write_notes
 from tools.training.registry import ModelRegistry
 from tools.training.spec import estimate_train_bytes, validate_job

@@ -17,7 +17,7 @@ from pathlib import Path
 
 import pytest
 
-from curriculum.store import Store
+from storage.store import Store
 from tests.training_helpers import wait_until
 from tools.training.jobs import JobManager
 from tools.training.runner import LocalRunner, is_worker
@@ -25,7 +25,7 @@ from tools.training.runner import LocalRunner, is_worker
 FAKE_WORKER = r"""
 import json, os, signal, subprocess, sys, time
 from pathlib import Path
-from curriculum.store import Store
+from storage.store import Store
 run_dir = Path(sys.argv[-1])
 spec = json.loads((run_dir / "spec.json").read_text())
 store, job_id, mode = Store(spec["db_url"]), spec["job_id"], spec["params"]["seed"]

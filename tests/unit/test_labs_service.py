@@ -18,9 +18,9 @@ from curriculum.labs.selfcheck import load_solution
 from curriculum.planner import schedule_labs, validate_plan
 from tests.ui_helpers import fake_tutor
 from tests.unit.test_labs import ExecKernels
-from tutor import api
-from tutor.intent import rule_intent
+from tutor.agent.intent import rule_intent
 from tutor.service import Tutor
+from tutor.web import api
 
 LAB = "gradient-descent-attention"
 
@@ -153,7 +153,7 @@ def test_learner_keys_act_only_as_their_learner(tmp_path: Path) -> None:
 
 
 def test_store_counts_the_first_pass_only(tmp_path: Path) -> None:
-    from curriculum.store import Store
+    from storage.store import Store
 
     s = Store(f"sqlite:///{tmp_path / 'x.db'}")
     assert [s.record_lab_step("a", "l", "one", p, "m") for p in (False, True, True, False)] == [
@@ -200,7 +200,7 @@ def test_chat_starts_resumes_and_lists_labs(tmp_path: Path) -> None:
 
     from langchain_core.messages import HumanMessage
 
-    from tutor.nodes.labs import lab_node
+    from tutor.agent.nodes.labs import lab_node
 
     _, tutor = make(tmp_path)
     svc: Any = SimpleNamespace(labs=tutor.labs)
@@ -220,7 +220,7 @@ def test_chat_starts_resumes_and_lists_labs(tmp_path: Path) -> None:
 
 
 def test_code_tab_handlers_open_and_check_a_lab(tmp_path: Path) -> None:
-    from tutor.ui_labs import LabHandlers
+    from tutor.web.ui.labs import LabHandlers
 
     _, tutor = make(tmp_path)
     h = LabHandlers(tutor)

@@ -1,13 +1,21 @@
 """The dependency rule over the import graph (docs/architecture.md, "Layers"): every ``import``
-in every ``.py`` under ``tutor/``, ``tools/``, ``knowledge/``, ``curriculum/`` and ``app.py``, lazy
-ones inside functions included, read with ``ast`` (nothing is imported).
+in every ``.py`` under ``tutor/``, ``tools/``, ``knowledge/``, ``curriculum/``, ``storage/`` and
+``app.py``, lazy ones inside functions included, read with ``ast`` (nothing is imported).
 
+- ``storage`` (the database, the bottom floor) imports nothing of ours;
 - ``tools``, ``knowledge`` and ``curriculum`` never import ``tutor`` or ``app``;
 - ``knowledge`` never imports ``tools``;
-- ``curriculum.store`` (the database, the bottom floor) imports nothing of ours;
-- ``tutor.usecases`` never imports the faces or the agent (``tutor.ui*``, ``tutor.api*``,
-  ``tutor.cli``, ``tutor.graph``, ``tutor.nodes``);
-- ``tutor`` never imports ``app`` (the CLI serves ``tutor.web.create_app``).
+- ``tutor.llm`` never imports the use cases, the agent, the facade or the faces;
+- ``tutor.usecases`` never imports the agent, the facade (``tutor.service``) or the faces
+  (``tutor.web``, ``tutor.cli``);
+- ``tutor.agent`` never imports the facade or the faces;
+- ``tutor.service`` (the ``Tutor`` facade, which builds the agent and the use cases) never imports
+  the faces;
+- ``tutor.web`` never imports ``tutor.cli``;
+- nothing imports ``app`` (the CLI serves ``tutor.web.create_app``);
+- every package may import ``tutor.errors`` and nothing else of ``tutor``'s for it: it is the
+  error vocabulary all floors share (a lower layer raises ``NotFound``/``BadInput``/... as it
+  means them), so it is a leaf that imports nothing of ours (``test_the_errors_module_is_a_leaf``).
 
 A new violation fails with the file, line and import; ``ALLOWED`` lists the known exceptions, each
 with the reason it stays for now."""
@@ -21,7 +29,7 @@ from pathlib import Path
 import pytest
 
 REPO = Path(__file__).resolve().parents[2]
-PACKAGES = ("tutor", "tools", "knowledge", "curriculum")
+PACKAGES = ("tutor", "tools", "knowledge", "curriculum", "storage")
 OURS = (*PACKAGES, "app")
 
 # (importer, imported module or package) pairs that break a rule but stay, each with why; an
@@ -77,24 +85,41 @@ def imports_of(path: Path) -> Iterator[tuple[str, int]]:
                 yield f"{module}.{alias.name}", node.lineno
 
 
+# (importer layer, layers it must not import, why): the tutor's floors from the top, each
+# importing only those below it (docs/architecture.md, "Layers")
+FACES = ("tutor.web", "tutor.cli")
+TUTOR_RULES = (
+    ("tutor.llm", ("tutor.usecases", "tutor.agent", "tutor.service", *FACES), "the models"),
+    ("tutor.usecases", ("tutor.agent", "tutor.service", *FACES), "the use cases"),
+    ("tutor.agent", ("tutor.service", *FACES), "the agent"),
+    ("tutor.service", FACES, "the facade"),
+    ("tutor.web", ("tutor.cli",), "the web faces"),
+)
+
+
+SHARED = "tutor.errors"  # the error vocabulary: a leaf every floor may import
+
+
 def broken_rule(src: str, dst: str) -> str | None:
     """The rule ``src`` importing ``dst`` breaks, or None."""
     top = dst.split(".")[0]
     if top not in OURS:
         return None
-    if src.split(".")[0] in ("tools", "knowledge", "curriculum") and top in ("tutor", "app"):
+    if _is(src, SHARED):
+        return "tutor.errors is a leaf: it imports nothing of ours"
+    if _is(dst, SHARED):
+        return None
+    if top == "app":
+        return "nothing imports app (use tutor.web.create_app)"
+    if _is(src, "storage") and top != "storage":
+        return "storage imports nothing of ours"
+    if src.split(".")[0] in ("tools", "knowledge", "curriculum") and top == "tutor":
         return "tools, knowledge and curriculum never import tutor or app"
     if _is(src, "knowledge") and top == "tools":
         return "knowledge never imports tools"
-    if _is(src, "curriculum.store") and not _is(dst, "curriculum.store"):
-        return "curriculum.store imports nothing of ours"
-    faces = ("tutor.cli", "tutor.graph", "tutor.nodes")
-    if _is(src, "tutor.usecases") and (
-        any(_is(dst, f) for f in faces) or dst.startswith(("tutor.ui", "tutor.api"))
-    ):
-        return "tutor.usecases never imports the faces (ui, api, cli) or the agent (graph, nodes)"
-    if _is(src, "tutor") and top == "app":
-        return "tutor never imports app (use tutor.web)"
+    for layer, above, what in TUTOR_RULES:
+        if _is(src, layer) and any(_is(dst, a) for a in above):
+            return f"{what} ({layer}) never import {', '.join(above)}"
     return None
 
 
@@ -122,7 +147,7 @@ def test_the_graph_is_read() -> None:
     """The scan sees real edges, lazy ones included (so an empty result means something)."""
     edges = {(s, d) for s, d, _ in import_graph()}
     assert len(source_files()) > 50
-    assert ("tutor.service", "curriculum.store.Store") in edges  # top-level import
+    assert ("tutor.service", "storage.store.Store") in edges  # top-level import
     assert ("tutor.service", "tools.kernel.KernelManager") in edges  # lazy, inside a method
     assert ("app", "tutor.web.create_app") in edges
 
@@ -130,6 +155,15 @@ def test_the_graph_is_read() -> None:
 def test_no_import_breaks_the_dependency_rule() -> None:
     found = violations()
     assert not found, "imports against the dependency rule (docs/architecture.md):\n" + "\n".join(found)
+
+
+def test_the_errors_module_is_a_leaf() -> None:
+    """Every floor imports tutor.errors, so it must import nothing of ours (else storage would
+    reach the whole tutor through it); ``tutor/__init__`` only sets an env var."""
+    path = REPO / "tutor" / "errors.py"
+    assert [d for d, _ in imports_of(path) if d.split(".")[0] in OURS] == []
+    init = [d for d, _ in imports_of(REPO / "tutor" / "__init__.py") if d.split(".")[0] in OURS]
+    assert init == []
 
 
 def test_allowed_exceptions_are_still_needed() -> None:
@@ -142,12 +176,22 @@ def test_allowed_exceptions_are_still_needed() -> None:
     "src,dst",
     [
         ("knowledge.cards", "tools.kernel"),
-        ("tools.grader", "tutor.errors"),
-        ("curriculum.store", "curriculum.catalog"),
-        ("tutor.usecases.explain", "tutor.nodes.teach"),
-        ("tutor.usecases.labs", "tutor.ui_labs"),
-        ("tutor.usecases.practice", "tutor.api_common"),
+        ("tools.grader", "tutor.service"),
+        ("tutor.errors", "storage.store"),
+        ("storage.store", "tutor.service"),
+        ("storage.store", "curriculum.catalog"),
+        ("tutor.usecases.explain", "tutor.agent.nodes.teach"),
+        ("tutor.usecases.labs", "tutor.web.ui.labs"),
+        ("tutor.usecases.practice", "tutor.web.api.common"),
+        ("tutor.usecases.planning", "tutor.service"),
+        ("tutor.agent.graph", "tutor.web.api"),
+        ("tutor.agent.nodes.teach", "tutor.service.Tutor"),
+        ("tutor.llm.tasks", "tutor.usecases.explain"),
+        ("tutor.llm.local", "tutor.agent.state"),
+        ("tutor.web.ui", "tutor.cli"),
+        ("tutor.service", "tutor.web.ui.common"),
         ("tutor.cli", "app"),
+        ("storage.store", "app"),
     ],
 )
 def test_the_rules_catch_violations(src: str, dst: str) -> None:
@@ -159,10 +203,20 @@ def test_the_rules_catch_violations(src: str, dst: str) -> None:
     [
         ("tutor.cli", "tutor.web"),
         ("tutor.usecases.explain", "knowledge.cards"),
-        ("tools.training.worker", "curriculum.store"),
+        ("tools.training.worker", "storage.store"),
         ("knowledge.cards", "curriculum.practice"),
-        ("curriculum.store", "curriculum.store.schema"),
-        ("tutor.graph", "tutor.usecases.explain"),
+        ("storage.store", "storage.store.schema"),
+        ("tutor.agent.graph", "tutor.usecases.explain"),
+        ("tutor.agent.graph", "tutor.llm"),
+        ("tutor.usecases.planning", "tutor.llm.tasks"),
+        ("tutor.usecases.labs", "tutor.errors"),
+        ("tools.grader", "tutor.errors"),
+        ("storage.store", "tutor.errors"),
+        ("knowledge.retriever", "tutor.errors"),
+        ("curriculum.exercises", "tutor.errors"),
+        ("tutor.service", "tutor.agent.graph"),
+        ("tutor.web.api", "tutor.service"),
+        ("tutor.llm", "tutor.config"),
     ],
 )
 def test_the_rules_allow_the_right_direction(src: str, dst: str) -> None:

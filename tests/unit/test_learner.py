@@ -9,7 +9,7 @@ import pytest
 
 from curriculum.catalog import load_catalog
 from curriculum.learner import BKTParams, LearnerModel, bkt_update, default_params, rating_for
-from curriculum.store import Store
+from storage.store import Store
 
 
 @pytest.fixture

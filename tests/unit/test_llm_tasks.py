@@ -116,6 +116,37 @@ def test_plan_prompt_floors_mastery_on_the_right_side_of_thresholds() -> None:
     assert "known: m1.pandas\n" in text and "m1.numpy=0.7" in text and "m2.calculus=0.2" in text
 
 
+def test_plan_prompt_lists_topics_in_the_given_order() -> None:
+    text = plan_prompt(
+        {"m2.calculus": 0.9, "m1.numpy": 0.9, "m10.x": 0.9}, 1.0, order=["m2.calculus", "m1.numpy"]
+    )
+    assert "known: m2.calculus m1.numpy m10.x\n" in text
+
+
+def test_plan_lines_carry_an_optional_reason() -> None:
+    items = [
+        {"topic_id": "m1.pandas", "activity": "study", "minutes": 30, "reason": "new topic in module 1"},
+        {"topic_id": "m2.calculus", "activity": "study", "minutes": 15},
+    ]
+    text = format_plan(items)
+    assert text == "m1.pandas study 30 | new topic in module 1\nm2.calculus study 15"
+    assert parse_plan(text) == items
+
+
+def test_grammar_lets_the_model_write_a_reason_after_a_whole_line() -> None:
+    for level in ("ids", "strict"):
+        gr = PlanGrammar(CATALOG, MASTERY, 1.0, level=level)
+        assert gr.parse("m1.pandas study 30 |") is not None
+        assert gr.parse("m1.pandas study 30 | new topic in module 1") is not None
+        assert gr.parse("m1.pandas study 30 | new topic in module 1\nm2.calc") is not None
+        assert gr.parse("m1.pandas stu | x") is None  # a reason only after a whole line
+        assert gr.parse("m1.pandas study 30 x") is None
+        assert gr.parse("m1.pandas study 30 | " + "x" * 200) is None  # reasons are short
+        assert gr.parse("m1.pandas study 30 | a\x1fb") is None  # printable text only
+        assert gr.can_end("m1.pandas study 30 | new topic in module 1") == (level == "ids")
+        assert not gr.can_end("m1.pandas study 30 | ")  # a separator promises a reason
+
+
 def test_a_valid_model_plan_is_kept_and_attributed() -> None:
     rule = plan_lesson(CATALOG, MASTERY, 2.0)
     llm = FakeChatModel(replies=[format_plan(i.__dict__ for i in rule.items)])
@@ -162,11 +193,15 @@ def local_llm(tmp_path_factory: pytest.TempPathFactory):  # type: ignore[no-unty
 @pytest.mark.parametrize("hours", [0.5, 3.0])
 def test_constrained_decoding_makes_even_a_random_model_write_a_valid_plan(local_llm, hours: float) -> None:  # type: ignore[no-untyped-def]
     mastery = {"m1.numpy": 0.9, "m1.pandas": 0.85, "m2.calculus": 0.4}
-    plan = gpt_plan(local_llm, CATALOG, mastery, hours, due=["m1.numpy"], max_new_tokens=300)
+    plan = gpt_plan(
+        local_llm, CATALOG, mastery, hours, due=["m1.numpy"], constraint="strict", max_new_tokens=2000
+    )
     assert not plan["repaired"], plan["repairs"]
     assert plan["items"] and validate_plan(CATALOG, plan["items"], mastery, hours) == []
     assert plan["model"] == "tiny"
-    assert sum(i["minutes"] for i in plan["items"]) > hours * 60 - 15  # the hours are filled
+    if hours <= 1:  # the hours are filled (for long plans a random model's long random reasons
+        # fill the tiny model's context first; ``can_end`` is tested on its own above)
+        assert sum(i["minutes"] for i in plan["items"]) > hours * 60 - 15
 
 
 def test_without_constraint_a_random_model_gets_repaired(local_llm) -> None:  # type: ignore[no-untyped-def]

@@ -1,4 +1,4 @@
-"""``/api/materials`` (tutor/api_materials.py) and ``tutor materials`` (tutor/cli_materials.py):
+"""``/api/materials`` (tutor/web/api/materials.py) and ``tutor materials`` (tutor/cli/materials.py):
 uploads with per-file errors, who may add and remove (teacher or admin; a learner key gets 403),
 listing, reading and removing, over real Chroma with the hashing embedder."""
 
@@ -159,7 +159,7 @@ def test_a_chat_turn_answers_from_the_material_with_its_citation(tmp_path: Path)
     notes (hashing embedder, so a lower similarity floor than the real model's)."""
     from knowledge.materials import MaterialSearch
     from tests.agent_helpers import real_tutor
-    from tutor.nodes import NoCards
+    from tutor.agent.nodes import NoCards
 
     tutor = real_tutor(tmp_path / "var")
     tutor.__dict__["cards"] = NoCards()  # no card matches (and no model load to embed them)

@@ -1,4 +1,4 @@
-"""The Teach tab's material panel (tutor/ui_materials.py): upload, per-file report, list, remove,
+"""The Teach tab's material panel (tutor/web/ui/materials.py): upload, per-file report, list, remove,
 and who may use it, through its handlers over the real material index (hashing embedder)."""
 
 from __future__ import annotations
@@ -11,8 +11,8 @@ import gradio as gr
 
 from tests.ui_helpers import fake_tutor
 from tests.unit.test_materials_api import FILES, hashing_notes
-from tutor.ui_materials import MaterialHandlers, build_materials_panel
-from tutor.ui_teach import NO_ACCESS
+from tutor.web.ui.materials import MaterialHandlers, build_materials_panel
+from tutor.web.ui.teach import NO_ACCESS
 
 
 def handlers(tmp_path: Path, **settings: Any) -> MaterialHandlers:

@@ -1,4 +1,4 @@
-"""The plan use case (tutor/planning.py) as the chat, the Learn tab and the HTTP API use it: one
+"""The plan use case (tutor/usecases/planning.py) as the chat, the Learn tab and the HTTP API use it: one
 code path, goal-path plans with reasons checked against the learner's state, and "what's next"
 walking the saved plan."""
 
@@ -15,14 +15,14 @@ from langchain_core.messages import BaseMessage
 from curriculum.catalog import load_catalog
 from curriculum.planner import plan_lesson
 from tests.agent_helpers import EXERCISES, FakeGrader, FakeJobs, FakeKernels, FakeRetriever, Rig
-from tutor import api
 from tutor.config import Settings
 from tutor.llm import chat_format as cf
 from tutor.llm.fake import FakeChatModel
-from tutor.nodes import Tasks
-from tutor.nodes import fallbacks as fb
 from tutor.service import Tutor
-from tutor.ui_learn import LearnHandlers
+from tutor.usecases import fallbacks as fb
+from tutor.usecases.tasks import Tasks
+from tutor.web import api
+from tutor.web.ui.learn import LearnHandlers
 
 CAT = load_catalog()
 PATH_TO_GPT = CAT.ancestors("m8.gpt") | {"m8.gpt"}
@@ -160,7 +160,7 @@ def test_with_no_plan_what_next_makes_one(rig: Rig) -> None:
 
 
 def test_a_practice_item_turned_lab_gets_the_labs_reason_without_counting_a_replacement() -> None:
-    from tutor.planning import build_plan
+    from tutor.usecases.planning import build_plan
 
     mastery = {"m1.numpy": 0.9, "m1.pandas": 0.5}
     plan = build_plan(

@@ -18,8 +18,8 @@ from curriculum.learner import LearnerModel
 from curriculum.planner import MASTERED, plan_lesson, validate_plan
 from curriculum.practice import load_practice
 from tests.ui_helpers import fake_tutor
-from tutor import api
 from tutor.usecases.practice import Practice
+from tutor.web import api
 
 DATA = Path(__file__).resolve().parents[1] / "data" / "practice"
 TOPIC = "m2.attention-math"

@@ -14,14 +14,14 @@ import pytest
 from curriculum.catalog import load_catalog
 from curriculum.learner import LearnerModel
 from curriculum.practice import load_practice
-from curriculum.store import Store
+from storage.store import Store
 from tests.agent_helpers import EXERCISES, Rig
 from tests.unit.test_practice_api import DATA, fake_grade, word_embed
-from tutor.checkpoint import sqlite_checkpointer
-from tutor.conversation import Conversations
-from tutor.graph import build_graph
-from tutor.intent import rule_intent
-from tutor.nodes.quiz import takes_answer
+from tutor.agent.checkpoint import sqlite_checkpointer
+from tutor.agent.graph import build_graph
+from tutor.agent.intent import rule_intent
+from tutor.agent.nodes.quiz import takes_answer
+from tutor.agent.threads import Conversations
 from tutor.usecases.practice import Practice
 
 TOPIC = "m2.attention-math"

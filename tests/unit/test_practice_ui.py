@@ -13,10 +13,10 @@ from curriculum.practice import load_practice
 from tests.ui_helpers import fake_tutor
 from tests.unit.test_practice_api import DATA, fake_grade, word_embed
 from tutor.service import Tutor
-from tutor.ui import build_ui
-from tutor.ui_learn import LearnHandlers
-from tutor.ui_practice import PracticeHandlers
 from tutor.usecases.practice import Practice
+from tutor.web.ui import build_ui
+from tutor.web.ui.learn import LearnHandlers
+from tutor.web.ui.practice import PracticeHandlers
 
 TOPIC = "m2.attention-math"
 

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from tutor.llm.recipe import MODEL_FILES, build
+from tutor.llm.recipe import MANIFEST, MODEL_FILES, build
 
 
 @pytest.mark.slow
@@ -17,18 +17,21 @@ def test_tiny_recipe_builds_a_loadable_documented_model(tmp_path: Path) -> None:
     stages: list[str] = []
     m = build(tmp_path / "m", tiny=True, seed=3, on_progress=lambda p: stages.append(p["stage"]))
     out = tmp_path / "m"
-    for name in [*MODEL_FILES, "MODEL_CARD.md", "metrics.json"]:
+    for name in [*MODEL_FILES, "MODEL_CARD.md", "metrics.json", MANIFEST]:
         assert (out / name).exists(), name
     assert not (out / ".build").exists()
-    assert {"tokenizer", "pretrain", "data", "finetune", "evaluate"} <= set(stages)
+    assert {"corpus", "tokenizer", "pretrain", "data", "finetune", "evaluate"} <= set(stages)
     saved = json.loads((out / "metrics.json").read_text())
     assert saved["data"]["notes_heldout"] and saved["data"]["finetune_examples"]["plan"] > 0
     ev = saved["eval"]
     assert ev["plans"]["strict"]["valid_after_repair_rate"] == 1.0
+    assert ev["plans"]["ids"]["valid_after_repair_rate"] == 1.0
+    held = ev["heldout"]
+    assert 0 < held["bits_per_byte"] and 0 < held["xz_bits_per_byte"] < 8 and held["bytes"] > 1000
     assert ev["explanations"]["supported_share"] >= 0.95  # the check + fallback, even for an untrained model
     assert ev["latency"]["tokens"] == 150 and ev["heldout"]["perplexity"] > 1
     card = (out / "MODEL_CARD.md").read_text()
-    assert "raw validity" in card and saved["data"]["notes_sha256"] in card
+    assert "raw validity" in card and saved["data"]["notes_sha256"] in card and "bits per byte" in card
     tok = AutoTokenizer.from_pretrained(str(out))
     assert tok.convert_tokens_to_ids("m1.numpy") != tok.unk_token_id and tok.chat_template
     AutoModelForCausalLM.from_pretrained(str(out))

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from curriculum.store import Store
+from storage.store import Store
 from tests.training_helpers import fake_model_dir
 from tools.training.registry import BUNDLED_ID, ModelFilesMissing, ModelRegistry
 

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from curriculum.store import SCHEMA_VERSION, Store
+from storage.store import SCHEMA_VERSION, Store
 from tests.store_checks import STORE_CHECKS
 
 
@@ -40,7 +40,7 @@ def test_failed_transaction_leaves_nothing_half_written(store: Store) -> None:
     with pytest.raises(RuntimeError), store._tx() as conn:
         from sqlalchemy import insert
 
-        from curriculum.store import attempts
+        from storage.store import attempts
 
         conn.execute(
             insert(attempts).values(

@@ -13,9 +13,9 @@ import pytest
 from tests.ui_helpers import fake_tutor
 from tutor.errors import Forbidden
 from tutor.service import Tutor
-from tutor.ui import _key_auth
-from tutor.ui_common import TEACHER_LOGINS, learner_of
-from tutor.ui_teach import NO_ACCESS, TeachHandlers, may_see
+from tutor.web.ui import _key_auth
+from tutor.web.ui.common import TEACHER_LOGINS, learner_of
+from tutor.web.ui.teach import NO_ACCESS, TeachHandlers, may_see
 
 KEYS = {"tk": "teacher", "ak": "admin", "lk": "ada"}
 

@@ -78,6 +78,20 @@ def test_encode_in_chunks_equals_one_call() -> None:
     assert tok.decode(ids.tolist()) == text
 
 
+def test_encode_by_character_table_gives_the_tokenizers_own_ids() -> None:
+    """``encode`` looks a char tokenizer's ids up in a table; they must be what it gives itself,
+    unknown and non-BMP characters included, and special-token strings still become their ids."""
+    from tools.training.data import _char_ids
+
+    tok = char_tokenizer("hello world\n", SPECIALS)
+    backend = tok.backend_tokenizer
+    for text in ("héllo\r\n\U0001f600 zq\tA w", "hello <|user|> world" + EOS):
+        assert encode(tok, text).tolist() == backend.encode(text, add_special_tokens=False).ids
+    assert _char_ids(backend, "hello", np.uint16) is not None  # the table was really used
+    assert _char_ids(backend, "hello" + EOS, np.uint16) is None  # and not where a special is in
+    assert _char_ids(train_bpe(["some text here"] * 50, 300).backend_tokenizer, "x", np.uint16) is None
+
+
 def test_encode_documents_separates_with_eos(bpe) -> None:  # type: ignore[no-untyped-def]
     ids = encode_documents(bpe, ["a b", "c"])
     assert (ids == bpe.eos_token_id).sum() == 2 and ids[-1] == bpe.eos_token_id

@@ -5,6 +5,7 @@ refused job never starts a worker."""
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 from typing import Any
 
@@ -14,9 +15,9 @@ from fastapi.testclient import TestClient
 from typer.testing import CliRunner
 
 from tests.ui_helpers import fake_tutor
-from tutor import api
 from tutor.errors import Forbidden
 from tutor.service import Tutor
+from tutor.web import api
 
 OUTSIDE = ["/etc/passwd", "../tutor.db", "../../../../etc/shadow"]
 
@@ -41,7 +42,7 @@ def test_http_refuses_files_outside_the_datasets_folder(tmp_path: Path, data: st
 
 @pytest.mark.parametrize("data", OUTSIDE)
 def test_the_train_tab_refuses_files_outside_the_datasets_folder(tmp_path: Path, data: str) -> None:
-    from tutor.ui_train import TrainHandlers
+    from tutor.web.ui.train import TrainHandlers
 
     tutor = real_jobs_tutor(tmp_path)
     job_id, message, _ = TrainHandlers(tutor).submit(
@@ -55,15 +56,20 @@ def test_the_train_tab_refuses_files_outside_the_datasets_folder(tmp_path: Path,
 def test_the_agents_training_tool_refuses_files_outside_the_datasets_folder(
     tmp_path: Path, data: str
 ) -> None:
-    from tutor.agent import ACTIONS
+    from langchain_core.messages import AIMessage
+
+    from tutor.agent.tools import tools_node
 
     tutor = real_jobs_tutor(tmp_path)
 
     class Svc:
         jobs = tutor.jobs
 
-    out = ACTIONS["start_training"](Svc(), {"learner_id": "ada"}, {"kind": "gpt", "params": {"data": data}})  # type: ignore[arg-type]
-    assert "datasets" in out["reply"] and not out.get("pending_jobs")
+    call = {"name": "start_training", "args": {"kind": "gpt", "params": {"data": data}}, "id": "c1"}
+    out = tools_node(Svc(), {"learner_id": "ada", "messages": [AIMessage(content="", tool_calls=[call])]})  # type: ignore[arg-type]
+    (msg,) = out["messages"]
+    assert msg.status == "error" and "datasets" in json.loads(msg.content)["error"]
+    assert not out.get("pending_jobs") and out["tool_calls"][0]["status"] == "failed"
     assert tutor.jobs.list() == []
 
 

@@ -13,13 +13,13 @@ from fastapi.testclient import TestClient
 from knowledge.notes_format import Note
 from tests.ui_helpers import CITATION, fake_tutor
 from tutor.service import Tutor
-from tutor.ui import _key_auth, build_ui
-from tutor.ui_chat import ChatHandlers, render_reply
-from tutor.ui_code import CodeHandlers, session_id
-from tutor.ui_common import escape_md, learner_of, linkify_sources
-from tutor.ui_learn import LearnHandlers, curriculum_html, level
-from tutor.ui_notes import render_note_html
-from tutor.ui_train import TrainHandlers, loss_frame
+from tutor.web.ui import _key_auth, build_ui
+from tutor.web.ui.chat import ChatHandlers, render_reply
+from tutor.web.ui.code import CodeHandlers, session_id
+from tutor.web.ui.common import escape_md, learner_of, linkify_sources
+from tutor.web.ui.learn import LearnHandlers, curriculum_html, level
+from tutor.web.ui.notes import render_note_html
+from tutor.web.ui.train import TrainHandlers, loss_frame
 
 
 @pytest.fixture
@@ -271,7 +271,7 @@ def test_a_logged_in_learner_acts_as_themselves() -> None:
 
 def test_train_tab_gpt_form_works_with_its_own_defaults(tmp_path: Path) -> None:
     """Empty layer/width boxes arrive as 0 and mean "default"; they only apply from scratch."""
-    from tutor.ui_train import TrainHandlers
+    from tutor.web.ui.train import TrainHandlers
 
     tutor = fake_tutor(tmp_path / "var")
     job_id, message, _ = TrainHandlers(tutor).submit(

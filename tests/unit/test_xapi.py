@@ -1,4 +1,4 @@
-"""xAPI learning records (``tutor/xapi.py``): statements written to the outbox in the record's own
+"""xAPI learning records (``tutor/usecases/xapi.py``): statements written to the outbox in the record's own
 transaction, their shape, and the sender's delivery, retries and backoff against a scripted LRS
 (httpx.MockTransport; the real LRS is in tests/integration/test_xapi_ralph.py)."""
 
@@ -16,10 +16,10 @@ import httpx
 import pytest
 from sqlalchemy import inspect, select
 
-from curriculum.store import xapi_outbox
+from storage.store import xapi_outbox
 from tests.ui_helpers import fake_tutor
 from tutor.service import Tutor
-from tutor.xapi import VERBS, Outbox, Statements, XapiSender
+from tutor.usecases.xapi import VERBS, Outbox, Statements, XapiSender
 
 LRS = "http://lrs.test/xAPI/"
 BASE = "https://tutor.example.org/xapi"

@@ -38,9 +38,34 @@ def _chunks(text: str) -> list[str]:
 def encode(tokenizer: Any, text: str) -> np.ndarray:
     """Token ids of ``text`` (special-token strings in it become their ids; none are added)."""
     backend = tokenizer.backend_tokenizer
+    fast = _char_ids(backend, text, _dtype(len(tokenizer)))
+    if fast is not None:
+        return fast
     encs = backend.encode_batch(_chunks(text), add_special_tokens=False)
     ids = [i for e in encs for i in e.ids]
     return np.asarray(ids, dtype=_dtype(len(tokenizer)))
+
+
+def _char_ids(backend: Any, text: str, dtype: Any) -> np.ndarray | None:
+    """A character tokenizer's ids by table lookup, or None when ``backend`` is not one (or the
+    text holds a special-token string): the same ids as the tokenizer gives, ~20x sooner (the
+    per-character regex split took ~1.5 s of a job's start on tiny Shakespeare's 1.1 MB)."""
+    pre = backend.pre_tokenizer
+    if type(backend.model).__name__ != "WordLevel" or backend.normalizer is not None or pre is None:
+        return None
+    if "Split" not in repr(pre) or r'Regex("[\s\S]")' not in repr(pre):
+        return None
+    vocab = backend.get_vocab(with_added_tokens=False)
+    singles = {t: i for t, i in vocab.items() if len(t) == 1}
+    specials = [t.content for t in backend.get_added_tokens_decoder().values()]
+    unk = backend.token_to_id(backend.model.unk_token) if backend.model.unk_token else None
+    if unk is None or any(s and s in text for s in specials):
+        return None
+    points = np.frombuffer(text.encode("utf-32-le"), dtype=np.uint32)
+    table = np.full(max(int(points.max(initial=0)), max(map(ord, singles), default=0)) + 1, unk, dtype)
+    for ch, i in singles.items():
+        table[ord(ch)] = i
+    return table[points]
 
 
 def encode_documents(tokenizer: Any, docs: Sequence[str]) -> np.ndarray:

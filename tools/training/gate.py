@@ -20,7 +20,6 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
-import math
 import re
 import time
 from collections.abc import Callable, Mapping, Sequence
@@ -160,40 +159,6 @@ def leak_check(llm: Any, exercises: Mapping[str, Any], grade: Grade | None) -> d
     }
 
 
-def bits_per_byte(model_dir: str | Path, texts: Sequence[str], block: int = 256) -> dict[str, Any]:
-    """Total next-token NLL of ``texts`` in bits over their UTF-8 bytes (non-overlapping windows).
-
-    Tokens the tokenizer cannot represent (a char tokenizer's unknown token) cost 8 extra bits
-    each, so a model cannot look good by mapping text it never saw to one cheap token."""
-    import torch
-    import torch.nn.functional as F
-
-    from tools.training.data import encode_documents
-    from tutor.llm.local import load_local_model, torch_threads
-
-    loaded = load_local_model(model_dir, device="cpu")
-    ids = torch.from_numpy(encode_documents(loaded.tokenizer, texts).astype("int64"))
-    unk_id = loaded.tokenizer.unk_token_id
-    n_unk = int((ids == unk_id).sum()) if unk_id is not None else 0
-    block = min(block, loaded.max_positions)
-    nats, count = 0.0, 0
-    with torch.inference_mode(), torch_threads(1):
-        for start in range(0, len(ids) - 1, block):
-            y = ids[start + 1 : start + block + 1]
-            x = ids[start : start + block][: len(y)]
-            logits = loaded.model(input_ids=x[None]).logits[0]
-            nats += float(F.cross_entropy(logits.float(), y, reduction="sum"))
-            count += len(y)
-    n_bytes = sum(len(t.encode("utf-8")) for t in texts)
-    bits = nats / math.log(2) + 8 * n_unk
-    return {
-        "bits_per_byte": round(bits / max(n_bytes, 1), 4),
-        "bytes": n_bytes,
-        "tokens": count,
-        "unk_tokens": n_unk,
-    }
-
-
 def heldout_notes(notes_dir: Path, bundled_dir: Path) -> list[Any]:
     """The notes the bundled model's recipe held out (its metrics.json), else the recipe's split."""
     from tutor.llm.recipe_data import load_notes, split_notes
@@ -220,7 +185,7 @@ def measure(
 ) -> dict[str, Any]:
     """The gate's figures for one model directory (see the module docstring). A figure that fails
     to measure is None, with the error under ``errors``."""
-    from tutor.llm.evaluate import explain_eval, plan_eval
+    from tutor.llm.evaluate import bits_per_byte, explain_eval, plan_eval
     from tutor.llm.local import LocalChatModel
     from tutor.llm.recipe_data import note_text
 

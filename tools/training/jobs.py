@@ -26,6 +26,7 @@ from typing import Any
 from tools.training.registry import ModelRegistry
 from tools.training.runner import REPO_ROOT, Exit, LocalRunner, Runner, is_worker, killpg
 from tools.training.spec import validate_job
+from tutor.errors import BadInput, NotFound
 
 logger = logging.getLogger(__name__)
 
@@ -55,7 +56,7 @@ class JobManager:
         runner: Runner | None = None,
     ) -> None:
         if max_concurrent < 1:
-            raise ValueError(f"max_concurrent must be >= 1, got {max_concurrent}")
+            raise BadInput(f"max_concurrent must be >= 1, got {max_concurrent}")
         self.store = store
         self.runs_dir = Path(runs_dir)
         self.runs_dir.mkdir(parents=True, exist_ok=True)
@@ -73,14 +74,14 @@ class JobManager:
             self.runner = LocalRunner()
         elif backend == "ray":
             if not ray_address:
-                raise ValueError(
+                raise BadInput(
                     "jobs backend 'ray' needs a cluster address: set TUTOR_RAY_ADDRESS (http://HOST:8265)"
                 )
             from tools.training.ray_backend import RayRunner
 
             self.runner = RayRunner(ray_address)
         else:
-            raise ValueError(f"unknown jobs backend {backend!r}; expected 'local' or 'ray'")
+            raise BadInput(f"unknown jobs backend {backend!r}; expected 'local' or 'ray'")
         self._lock = threading.RLock()
         self._wake = threading.Event()
         self._closed = False
@@ -127,7 +128,7 @@ class JobManager:
     def get(self, job_id: str) -> dict[str, Any]:
         job = self.store.get_job(job_id)
         if job is None:
-            raise LookupError(f"job {job_id!r} not found; `tutor jobs` lists the jobs")
+            raise NotFound(f"job {job_id!r} not found; `tutor jobs` lists the jobs")
         return job
 
     def list(self, learner_id: str | None = None) -> list[dict[str, Any]]:
@@ -156,11 +157,11 @@ class JobManager:
         """Queue an interrupted (or failed, or cancelled) job again; it continues from its checkpoint."""
         job = self.get(job_id)
         if job["status"] not in RESUMABLE:
-            raise ValueError(
+            raise BadInput(
                 f"job {job_id} is {job['status']}; only {', '.join(RESUMABLE)} jobs can be resumed"
             )
         if not (self.runs_dir / job_id / "spec.json").exists():
-            raise ValueError(f"job {job_id} has no run dir under {self.runs_dir}; submit it again")
+            raise BadInput(f"job {job_id} has no run dir under {self.runs_dir}; submit it again")
         self.store.transition_job(job_id, RESUMABLE, "queued", error=None, pid=None)
         logger.info("job %s queued to resume", job_id)
         self._wake.set()

@@ -32,6 +32,7 @@ from pathlib import Path
 from typing import Any
 
 from tools.training.runner import Exit
+from tutor.errors import Unavailable
 
 logger = logging.getLogger(__name__)
 
@@ -124,5 +125,5 @@ class RayRunner:
         return str(self.client.get_job_logs(self._subs[job_id])) if job_id in self._subs else ""
 
 
-class RayUnavailable(RuntimeError):
+class RayUnavailable(Unavailable):
     """The Ray cluster named by ``ray_address`` cannot be reached."""

@@ -15,6 +15,8 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from tutor.errors import BadInput, NotFound
+
 logger = logging.getLogger(__name__)
 
 BUNDLED_ID = "tutor-gpt"
@@ -101,7 +103,7 @@ class ModelRegistry:
             known = [BUNDLED_ID] + [m["id"] for m in self.store.list_models()]
             close = difflib.get_close_matches(model_id, known, n=1)
             hint = f"; did you mean {close[0]!r}?" if close else ""
-            raise LookupError(f"model {model_id!r} not found{hint} `tutor model list` lists them")
+            raise NotFound(f"model {model_id!r} not found{hint} `tutor model list` lists them")
         return self._decorate(model, self.active())
 
     def active(self) -> str:
@@ -139,7 +141,7 @@ class ModelRegistry:
     ) -> dict[str, Any]:
         """Record a trained model directory (called by the job worker when a ``gpt`` job succeeds)."""
         if model_id == BUNDLED_ID:
-            raise ValueError(f"model id {BUNDLED_ID!r} is reserved for the bundled model; pick another id")
+            raise BadInput(f"model id {BUNDLED_ID!r} is reserved for the bundled model; pick another id")
         if not is_model_dir(Path(path)):
             raise ModelFilesMissing(f"cannot register {model_id!r}: {path} has no config.json")
         row = self.store.register_model(

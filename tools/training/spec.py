@@ -19,6 +19,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from tools.training.registry import BUNDLED_ID, ModelRegistry, is_model_dir, model_shape
 from tools.training.sklearn_job import DATASETS, ESTIMATORS, estimator_class_path, make_estimator
+from tutor.errors import BadInput, Forbidden
 
 KINDS = ("gpt", "sklearn")
 SCRATCH = "scratch"
@@ -70,7 +71,7 @@ class SklearnParams(BaseModel):
 
 def _parse(model: type[BaseModel], kind: str, params: dict[str, Any]) -> Any:
     if not isinstance(params, dict):
-        raise ValueError(f"{kind} job params must be an object, got {type(params).__name__}")
+        raise BadInput(f"{kind} job params must be an object, got {type(params).__name__}")
     try:  # None means "not given" (CLI options left unset)
         return model.model_validate({k: v for k, v in params.items() if v is not None})
     except ValidationError as e:
@@ -82,7 +83,7 @@ def _parse(model: type[BaseModel], kind: str, params: dict[str, Any]) -> Any:
                 problems.append(f"unknown param {where!r} (known: {known})")
             else:
                 problems.append(f"{where}: {err['msg']} (got {err.get('input')!r})")
-        raise ValueError(f"bad {kind} job params: " + "; ".join(problems)) from None
+        raise BadInput(f"bad {kind} job params: " + "; ".join(problems)) from None
 
 
 def _did_you_mean(word: str, options: Sequence[str]) -> str:
@@ -112,18 +113,18 @@ def validate_job(
         if registry is None:
             raise TypeError("validate_job needs the model registry for gpt jobs")
         return _gpt(params, registry, notes_dir, data_roots, available_bytes, threads)
-    raise ValueError(f"unknown job kind {kind!r}; {_did_you_mean(kind, KINDS)}kinds: {', '.join(KINDS)}")
+    raise BadInput(f"unknown job kind {kind!r}; {_did_you_mean(kind, KINDS)}kinds: {', '.join(KINDS)}")
 
 
 def _sklearn(params: dict[str, Any]) -> dict[str, Any]:
     p = _parse(SklearnParams, "sklearn", params)
     if p.dataset not in DATASETS:
-        raise ValueError(
+        raise BadInput(
             f"unknown dataset {p.dataset!r}; {_did_you_mean(p.dataset, list(DATASETS))}"
             f"bundled datasets: {', '.join(DATASETS)}"
         )
     if p.estimator not in ESTIMATORS:
-        raise ValueError(
+        raise BadInput(
             f"unknown estimator {p.estimator!r}; {_did_you_mean(p.estimator, list(ESTIMATORS))}"
             f"estimators: {', '.join(ESTIMATORS)}"
         )
@@ -169,12 +170,10 @@ def _data(
         if path.is_file() or "/" in data or path.suffix.lower() in (".txt", ".md", ".text"):
             return _data_file(path, roots)  # a path (also one that does not exist: a clear error there)
     if notes_dir is None or not Path(notes_dir).is_dir():
-        raise ValueError(
-            f"data {data!r} needs the course notes, but the notes dir {notes_dir} does not exist"
-        )
+        raise BadInput(f"data {data!r} needs the course notes, but the notes dir {notes_dir} does not exist")
     notes = read_notes(notes_dir)
     if not notes:
-        raise ValueError(f"no notes (*.md) in {notes_dir}; pass a text file path as data instead")
+        raise BadInput(f"no notes (*.md) in {notes_dir}; pass a text file path as data instead")
     if data == "notes":
         return {
             "kind": "notes",
@@ -183,13 +182,11 @@ def _data(
         }
     wanted = [data] if isinstance(data, str) else list(data)
     if not wanted:
-        raise ValueError(
-            "data is an empty list; give topic ids (e.g. ['m8.gpt']), 'notes' or a text file path"
-        )
+        raise BadInput("data is an empty list; give topic ids (e.g. ['m8.gpt']), 'notes' or a text file path")
     topics, modules = {n["topic_id"] for n in notes}, {n["module"] for n in notes}
     for w in wanted:
         if w not in topics and w not in modules:
-            raise ValueError(
+            raise BadInput(
                 f"no course notes for topic or module {w!r}; {_did_you_mean(w, sorted(topics | modules))}"
                 "data is 'notes', a list of topic ids or module ids with notes, or a path to a text file"
             )
@@ -201,23 +198,23 @@ def _data_file(path: Path, roots: Sequence[str | Path] | None) -> dict[str, Any]
     path = path.resolve()
     if roots is not None and not any(path.is_relative_to(Path(r).resolve()) for r in roots):
         # checked before anything else, so a refusal says nothing about which files exist
-        raise PermissionError(
+        raise Forbidden(
             f"training files must be inside {', '.join(map(str, roots))} (got {path}); copy the file there first"
         )
     if not path.is_file():
-        raise ValueError(
+        raise BadInput(
             f"data file {path} does not exist; data is 'notes', a list of topic ids, or a path to a UTF-8 text file"
         )
     size = path.stat().st_size
     if size == 0 or size > MAX_DATA_BYTES:
-        raise ValueError(f"data file {path} has {size} bytes; expected 1..{MAX_DATA_BYTES} bytes of text")
+        raise BadInput(f"data file {path} has {size} bytes; expected 1..{MAX_DATA_BYTES} bytes of text")
     with path.open("rb") as f:
         head = f.read(65_536)
     try:
         head.decode("utf-8")
     except UnicodeDecodeError as e:
         if e.start < len(head) - 4:  # a multi-byte character cut at the end of the sample is fine
-            raise ValueError(f"data file {path} is not UTF-8 text ({e.reason} at byte {e.start})") from None
+            raise BadInput(f"data file {path} is not UTF-8 text ({e.reason} at byte {e.start})") from None
     return {"kind": "file", "topics": [], "paths": [str(path)]}
 
 
@@ -258,7 +255,7 @@ def _gpt(
     if base_id == SCRATCH:
         base_path = None
         if p.lora:
-            raise ValueError(
+            raise BadInput(
                 "lora adapts an existing model; pass a base model id, or lora=false for a new model"
             )
         shape = {k: getattr(p, k) or SCRATCH_SHAPE[k] for k in SHAPE_KEYS}
@@ -266,7 +263,7 @@ def _gpt(
         tokenizer = p.tokenizer or "bpe"
         vocab = (p.vocab_size or 4096) if tokenizer == "bpe" else 256  # char: rarely more than 256 symbols
         if shape["n_embd"] % shape["n_head"]:
-            raise ValueError(f"n_embd ({shape['n_embd']}) must be divisible by n_head ({shape['n_head']})")
+            raise BadInput(f"n_embd ({shape['n_embd']}) must be divisible by n_head ({shape['n_head']})")
     else:
         base_path, shape, block, vocab, tokenizer = _base(p, base_id, registry)
     cfg = {
@@ -289,7 +286,7 @@ def _gpt(
     )
     have = available if available is not None else _available_bytes()
     if need > 0.8 * have:
-        raise ValueError(
+        raise BadInput(
             f"this model needs about {need / 2**30:.1f} GiB to train but only {have / 2**30:.1f} GiB of memory "
             "is free; make it smaller (n_layer, n_embd, block_size, batch_size) or use lora=true on a base model"
         )
@@ -309,33 +306,31 @@ def _base(p: GPTParams, base_id: str, registry: ModelRegistry) -> tuple[str, dic
     try:
         model = registry.get(base_id)
     except LookupError as e:
-        raise ValueError(f"unknown base model: {e.args[0]}; or base='scratch' for a new model") from None
+        raise BadInput(f"unknown base model: {e.args[0]}; or base='scratch' for a new model") from None
     path = Path(model["path"])
     if not is_model_dir(path):
         hint = "build it with `tutor model build`" if base_id == BUNDLED_ID else "train it again"
-        raise ValueError(
-            f"base model {base_id!r} has no model files at {path}; {hint}, or pass base='scratch'"
-        )
+        raise BadInput(f"base model {base_id!r} has no model files at {path}; {hint}, or pass base='scratch'")
     info = model_shape(path)
     if info.get("model_type") != "gpt2":
-        raise ValueError(
+        raise BadInput(
             f"base model {base_id!r} is a {info.get('model_type')!r} model; jobs train GPT-2-type models"
         )
     shape = {k: int(info[k]) for k in SHAPE_KEYS}
     for k in SHAPE_KEYS:
         asked = getattr(p, k)
         if asked is not None and asked != shape[k]:
-            raise ValueError(
+            raise BadInput(
                 f"{k}={asked} differs from base model {base_id!r} ({k}={shape[k]}); "
                 "leave the shape out to fine-tune it, or pass base='scratch' for a new model"
             )
     positions = int(info.get("n_positions") or 1024)
     block = p.block_size or min(128, positions)
     if block > positions:
-        raise ValueError(f"block_size {block} exceeds base model {base_id!r}'s {positions} positions")
+        raise BadInput(f"block_size {block} exceeds base model {base_id!r}'s {positions} positions")
     kind = _tokenizer_kind(path)
     if p.tokenizer is not None and kind is not None and p.tokenizer != kind:
-        raise ValueError(
+        raise BadInput(
             f"tokenizer={p.tokenizer!r} but base model {base_id!r} uses a {kind!r} tokenizer; "
             "a base model keeps its own tokenizer (leave tokenizer out)"
         )

@@ -49,7 +49,7 @@ class _Tail(logging.Handler):
 
 class Worker:
     def __init__(self, run_dir: Path) -> None:
-        from curriculum.store import Store
+        from storage.store import Store
         from tools.training.registry import ModelRegistry
 
         self.run_dir = run_dir

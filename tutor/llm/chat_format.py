@@ -37,12 +37,14 @@ CHAT_TEMPLATE = (
     "{% if add_generation_prompt %}<|assistant|>{% endif %}"
 )
 
-PLAN_SYSTEM = "You plan lessons. Reply with one line per item: topic_id activity minutes."
+PLAN_SYSTEM = "Plan lessons: one line per item, topic_id activity minutes | reason."
 EXPLAIN_SYSTEM = "Answer the question only from the numbered passages, citing them like [1]."
 HINT_SYSTEM = "Give a short hint for the failing test. Never write the solution code."
 
-# one plan line: "m1.numpy study 45"
-PLAN_LINE = re.compile(r"^\s*([a-z0-9][a-z0-9.\-]*)\s+([a-z]+)\s+(\d+)\s*$")
+# one plan line: "m1.numpy study 45 | new topic in module 1" (the reason is optional)
+REASON_SEP = " | "
+MAX_REASON_CHARS = 120
+PLAN_LINE = re.compile(r"^\s*([a-z0-9][a-z0-9.\-]*)\s+([a-z]+)\s+(\d+)\s*(?:\|\s*(.*?))?\s*$")
 MAX_PASSAGE_CHARS = 240
 MASTERED = 0.8  # curriculum.planner.MASTERED (not imported: this module stays import-light)
 _FENCED = re.compile(r"^\s*(```|~~~).*?^\s*(```|~~~)[^\n]*$", re.S | re.M)
@@ -63,15 +65,24 @@ def _num(x: float) -> str:
 
 
 def plan_prompt(
-    mastery: Mapping[str, float], hours: float, goal_topics: Iterable[str] = (), due: Iterable[str] = ()
+    mastery: Mapping[str, float],
+    hours: float,
+    goal_topics: Iterable[str] = (),
+    due: Iterable[str] = (),
+    order: Sequence[str] | None = None,
 ) -> str:
     """Learner state as the plan task's user turn: mastered topics by id, partly learned ones
-    with their mastery (floored to one decimal); topics not listed have mastery 0."""
+    with their mastery (floored to one decimal); topics not listed have mastery 0. Topics are
+    listed in ``order`` (the curriculum's prerequisite order, which the recipe and the served
+    task both pass), so a small model reads the state in the order it plans in; ids not in
+    ``order`` follow alphabetically."""
     # floor to one decimal: the planner's thresholds (0.3, 0.8) are one-decimal numbers, so a
     # floored value is on the same side of each threshold as the exact one
     shown = {t: math.floor(float(p) * 10 + 1e-9) / 10 for t, p in mastery.items()}
-    known = " ".join(t for t in sorted(shown) if shown[t] >= MASTERED)
-    partial = " ".join(f"{t}={shown[t]:.1f}" for t in sorted(shown) if 0 < shown[t] < MASTERED)
+    rank = {t: n for n, t in enumerate(order or ())}
+    ids = sorted(shown, key=lambda t: (rank.get(t, len(rank)), t))
+    known = " ".join(t for t in ids if shown[t] >= MASTERED)
+    partial = " ".join(f"{t}={shown[t]:.1f}" for t in ids if 0 < shown[t] < MASTERED)
     return (
         f"hours: {_num(hours)}\n"
         f"goal: {' '.join(goal_topics) or '-'}\n"
@@ -82,16 +93,31 @@ def plan_prompt(
 
 
 def format_plan(items: Iterable[Mapping[str, Any]]) -> str:
-    return "\n".join(f"{i['topic_id']} {i['activity']} {int(i['minutes'])}" for i in items)
+    """Plan items as the model writes them: ``topic activity minutes | reason`` per line (no
+    `` | reason`` when an item has none)."""
+    lines = []
+    for i in items:
+        reason = " ".join(str(i.get("reason") or "").split())[:MAX_REASON_CHARS]
+        line = f"{i['topic_id']} {i['activity']} {int(i['minutes'])}"
+        lines.append(f"{line}{REASON_SEP}{reason}" if reason else line)
+    return "\n".join(lines)
 
 
 def parse_plan(text: str) -> list[dict[str, Any]]:
-    """Plan lines -> items; lines that do not parse are skipped (validation reports what is missing)."""
+    """Plan lines -> items (with ``reason`` when the line has one); lines that do not parse are
+    skipped (validation reports what is missing)."""
     items = []
-    for line in text.splitlines():
+    for line in text.split("\n"):  # only "\n" ends a line, as in the decoding grammar
         m = PLAN_LINE.match(line)
         if m:
-            items.append({"topic_id": m.group(1), "activity": m.group(2), "minutes": int(m.group(3))})
+            item: dict[str, Any] = {
+                "topic_id": m.group(1),
+                "activity": m.group(2),
+                "minutes": int(m.group(3)),
+            }
+            if m.group(4):
+                item["reason"] = m.group(4)
+            items.append(item)
     return items
 
 

@@ -1,7 +1,8 @@
 """Constrained decoding of lesson plans: the GPT may only write real topic ids and activities.
 
 ``PlanConstraint`` is a logits processor over the plan grammar (one ``topic activity minutes``
-line per item, then the end token). It works on characters, not on one tokenizer's pieces, so
+line per item, optionally followed by `` | `` and a free-text reason that the planner checks
+afterwards, then the end token). It works on characters, not on one tokenizer's pieces, so
 it fits our BPE, a char tokenizer or a user's Qwen alike: a token is allowed when the text so far
 plus that token is still the start of a sentence of the grammar.
 
@@ -26,9 +27,16 @@ from typing import Any
 
 from curriculum.catalog import Catalog
 from curriculum.planner import ACTIVITIES, MASTERED, MIN_BLOCK
+from tutor.llm.chat_format import MAX_REASON_CHARS, REASON_SEP
 
 MAX_MINUTES = 240
 _PIECES: dict[int, list[str]] = {}
+
+
+def _split_reason(text: str) -> tuple[str, str | None]:
+    """A plan line's ``topic activity minutes`` and its reason (None when no separator yet)."""
+    head, sep, reason = text.partition(REASON_SEP)
+    return (head, reason) if sep else (text, None)
 
 
 def token_pieces(tokenizer: Any) -> list[str]:
@@ -115,8 +123,14 @@ class PlanGrammar:
         return (out, left) if left >= self.min_minutes else ({}, 0)
 
     def _line_prefix_ok(self, text: str, lines: list[tuple[str, str, int]], opts: Any = None) -> bool:
+        head, reason = _split_reason(text)
+        if reason is not None:  # "topic activity minutes | free text": the head must be complete
+            ok = len(reason) <= MAX_REASON_CHARS and (reason.isprintable() or reason.endswith("\ufffd"))
+            return ok and self._head(head, lines) is not None
+        parts = head.split(" ")
+        if len(parts) == 4:  # "... 45 " or "... 45 |": the reason separator is being written
+            return parts[3] in ("", "|") and self._head(" ".join(parts[:3]), lines) is not None
         opts, max_min = opts or self.options(lines)
-        parts = text.split(" ")
         if len(parts) == 1:
             return any(t.startswith(parts[0]) for t in opts)
         if parts[0] not in opts:
@@ -127,13 +141,20 @@ class PlanGrammar:
             return False
         return _minutes_prefix_ok(parts[2], self.min_minutes, max_min)
 
-    def _line(self, text: str, lines: list[tuple[str, str, int]]) -> tuple[str, str, int] | None:
+    def _head(self, text: str, lines: list[tuple[str, str, int]]) -> tuple[str, str, int] | None:
+        """A complete ``topic activity minutes`` that the grammar allows next, or None."""
         parts = text.split(" ")
-        if len(parts) != 3 or not self._line_prefix_ok(text, lines) or not parts[2].isdigit():
+        if len(parts) != 3 or not parts[2].isdigit() or not self._line_prefix_ok(text, lines):
             return None
         if not self.min_minutes <= int(parts[2]) <= self.options(lines)[1]:
             return None
         return parts[0], parts[1], int(parts[2])
+
+    def _line(self, text: str, lines: list[tuple[str, str, int]]) -> tuple[str, str, int] | None:
+        head, reason = _split_reason(text)
+        if reason is not None and not (reason.strip() and len(reason) <= MAX_REASON_CHARS):
+            return None  # a separator promises a reason
+        return self._head(head, lines)
 
     def parse(self, text: str) -> tuple[list[tuple[str, str, int]], str] | None:
         """Complete lines and the open last line, or None when ``text`` left the grammar."""

@@ -46,12 +46,60 @@ def heldout_loss(model_dir: str | Path, texts: Sequence[str], block: int = 256) 
     return {"loss": round(loss, 4), "perplexity": round(math.exp(loss), 2), "tokens": count}
 
 
+def bits_per_byte(model_dir: str | Path, texts: Sequence[str], block: int = 256) -> dict[str, Any]:
+    """Total next-token NLL of ``texts`` in bits over their UTF-8 bytes (non-overlapping windows):
+    tokenizer-independent, so models with different vocabularies compare.
+
+    Tokens the tokenizer cannot represent (a char tokenizer's unknown token) cost 8 extra bits
+    each, so a model cannot look good by mapping text it never saw to one cheap token."""
+    import torch
+    import torch.nn.functional as F
+
+    from tools.training.data import encode_documents
+
+    loaded = load_local_model(model_dir, device="cpu")
+    ids = torch.from_numpy(encode_documents(loaded.tokenizer, texts).astype("int64"))
+    unk_id = loaded.tokenizer.unk_token_id
+    n_unk = int((ids == unk_id).sum()) if unk_id is not None else 0
+    block = min(block, loaded.max_positions)
+    nats, count = 0.0, 0
+    with torch.inference_mode(), torch_threads(1):
+        for start in range(0, len(ids) - 1, block):
+            y = ids[start + 1 : start + block + 1]
+            x = ids[start : start + block][: len(y)]
+            logits = loaded.model(input_ids=x[None]).logits[0]
+            nats += float(F.cross_entropy(logits.float(), y, reduction="sum"))
+            count += len(y)
+    n_bytes = sum(len(t.encode("utf-8")) for t in texts)
+    bits = nats / math.log(2) + 8 * n_unk
+    return {
+        "bits_per_byte": round(bits / max(n_bytes, 1), 4),
+        "bytes": n_bytes,
+        "tokens": count,
+        "unk_tokens": n_unk,
+    }
+
+
+def xz_bits_per_byte(texts: Sequence[str]) -> float:
+    """What ``xz -9`` needs for the same bytes (one stream of all texts), in bits per byte: the
+    floor a language model must beat to know more than a general-purpose compressor."""
+    import lzma
+
+    data = "".join(texts).encode("utf-8")
+    return round(8 * len(lzma.compress(data, preset=9)) / max(len(data), 1), 4)
+
+
 def plan_eval(
-    llm: Any, catalog: Catalog, n: int = 200, seed: int = 0, constraint: str = "strict"
+    llm: Any, catalog: Catalog, n: int = 200, seed: int = 0, constraint: str = "ids"
 ) -> dict[str, Any]:
-    """Raw validity (before repair), validity after repair, and agreement with the planner."""
+    """Raw validity (before repair), validity after repair, agreement with the planner, and how
+    many of the model's reasons were missing or untrue (replaced by the planner's)."""
+    from curriculum.plan_reasons import ReasonContext, annotate, practice_counts
+
     rng = random.Random(seed + EVAL_SEED_OFFSET)
+    counts = practice_counts(catalog)
     raw_ok = final_ok = agree = 0
+    reasons = replaced = 0
     secs = []
     for _ in range(n):
         s = random_learner(catalog, rng)
@@ -67,12 +115,18 @@ def plan_eval(
         agree += not plan["repaired"] and ours == [
             {"topic_id": i.topic_id, "activity": i.activity, "minutes": i.minutes} for i in rule.items
         ]
+        if not plan["repaired"]:  # the model's own items: are its reasons true of this learner?
+            ctx = ReasonContext(catalog, s["mastery"], s["goal_topics"], s["due"], counts)
+            reasons += len(plan["items"])
+            replaced += annotate(ctx, plan["items"])[1]
     return {
         "n": n,
         "constraint": constraint,
         "raw_valid_rate": round(raw_ok / n, 4),
         "valid_after_repair_rate": round(final_ok / n, 4),
         "same_as_planner_rate": round(agree / n, 4),
+        "reasons": reasons,
+        "reasons_replaced_rate": round(replaced / reasons, 4) if reasons else None,
         "mean_s": round(statistics.fmean(secs), 3),
     }
 
@@ -178,11 +232,14 @@ def evaluate_model(
     seed: int = 0,
     n_plans: int = 200,
     n_explain: int = 60,
-    plan_constraints: Sequence[str] = ("strict", "ids"),
+    plan_constraints: Sequence[str] = ("ids", "strict"),
 ) -> dict[str, Any]:
     llm = LocalChatModel(model_dir=str(model_dir), device="cpu")
     out: dict[str, Any] = load_time(model_dir)
-    out["heldout"] = heldout_loss(model_dir, [note_text(n) for n in heldout]) if heldout else None
+    texts = [note_text(n) for n in heldout]
+    out["heldout"] = heldout_loss(model_dir, texts) if heldout else None
+    if heldout:
+        out["heldout"].update(bits_per_byte(model_dir, texts), xz_bits_per_byte=xz_bits_per_byte(texts))
     out["plans"] = {c: plan_eval(llm, catalog, n_plans, seed, c) for c in plan_constraints}
     out["explanations"] = explain_eval(llm, heldout, n_explain, seed)
     out["latency"] = latency(llm)
@@ -197,6 +254,16 @@ def _fmt(x: Any) -> str:
     return "n/a" if x is None else str(x)
 
 
+def _pct(x: float | None) -> str | None:
+    return None if x is None else f"{x:.1%}"
+
+
+def _licences(manifest: Any) -> list[str]:
+    if not manifest:
+        return ["- none (this build used no docstrings)"]
+    return [f"- {m['package']} {m['version']}: {m['licence']}" for m in manifest]
+
+
 def model_card(m: dict[str, Any]) -> str:
     """MODEL_CARD.md from the metrics of a build."""
     d, pre, ft, ev = m["data"], m["pretrain"], m["finetune"], m.get("eval") or {}
@@ -209,14 +276,16 @@ def model_card(m: dict[str, Any]) -> str:
         f"# {m['model_id']}: the tutor's own GPT",
         "",
         "A GPT-2-architecture model (transformers `GPT2LMHeadModel`) trained from scratch on this repository's",
-        "course notes and fine-tuned on tutoring data generated from the curriculum, notes and exercises.",
+        "course notes, teaching cards and practice items plus the docstrings of the installed scientific Python",
+        "packages, and fine-tuned on tutoring data generated from the curriculum, notes and exercises.",
         "Rebuild it with `tutor model build` (recipe: `tutor/llm/recipe.py`); same seed and thread count,",
         "same weights on the same machine.",
         "",
         "## What it is for, and what not",
         "",
-        "Narrow tasks in a fixed chat format (`tutor/llm/chat_format.py`): lesson plans (decoded under a",
-        "grammar of real topic ids, then validated and repaired by the rule-based planner), explanations",
+        "Narrow tasks in a fixed chat format (`tutor/llm/chat_format.py`): lesson plans with a reason per item",
+        "(decoded under the `ids` grammar: real topic ids and a parseable format; prerequisites, hours, order",
+        "and reasons are the model's; then validated, and repaired by the rule-based planner), explanations",
         "composed from retrieved passages (every sentence checked against them, else the notes are quoted),",
         "and hints. It is far too small to know facts or reason: never trust its free text unchecked.",
         "",
@@ -225,6 +294,12 @@ def model_card(m: dict[str, Any]) -> str:
         f"- notes: {d['notes']} files (sha256 {d['notes_sha256']}), {d['notes_train']} for training; held out: "
         f"{', '.join(d['notes_heldout']) or 'none'}",
         f"- curriculum: `curriculum/curriculum.yaml` (sha256 {d['curriculum_sha256']})",
+        f"- teaching cards and practice items of the training topics, with the notes and curriculum: "
+        f"{_fmt(d.get('domain_documents'))} documents, {_fmt(d.get('domain_bytes'))} bytes, repeated "
+        f"{_fmt(d.get('domain_repeats'))}x",
+        f"- docstrings of {_fmt(d.get('docstring_packages'))} installed packages and the standard library: "
+        f"{_fmt(d.get('docstring_bytes'))} bytes after cleaning and deduplication; package, version, licence, "
+        "bytes and sha256 of each in `corpus_manifest.json` (licences below)",
         f"- pre-training tokens: {d['pretrain_tokens']}; held-out tokens: {d['heldout_tokens']}",
         f"- fine-tuning examples: {d['finetune_examples']} ({d['finetune_tokens']} tokens; "
         f"{d['finetune_dropped_too_long']} dropped as longer than the context)",
@@ -244,14 +319,17 @@ def model_card(m: dict[str, Any]) -> str:
         "",
         "## Evaluation",
         "",
-        f"- held-out notes: loss {_fmt(held.get('loss'))}, perplexity {_fmt(held.get('perplexity'))} "
-        f"over {_fmt(held.get('tokens'))} tokens never trained on",
+        f"- held-out notes: **{_fmt(held.get('bits_per_byte'))} bits per byte** (`xz -9` on the same "
+        f"{_fmt(held.get('bytes'))} bytes: {_fmt(held.get('xz_bits_per_byte'))}); loss "
+        f"{_fmt(held.get('loss'))}, perplexity {_fmt(held.get('perplexity'))} over {_fmt(held.get('tokens'))} "
+        "tokens never trained on",
     ]
     for level, p in plans.items():
         lines.append(
             f"- plans, constraint `{level}`, {p['n']} learner states: raw validity {p['raw_valid_rate']:.1%} "
             f"(before repair), {p['valid_after_repair_rate']:.1%} after repair, identical to the planner "
-            f"{p['same_as_planner_rate']:.1%}, {p['mean_s']} s per plan"
+            f"{p['same_as_planner_rate']:.1%}, reasons replaced as untrue or missing "
+            f"{_fmt(_pct(p.get('reasons_replaced_rate')))}, {p['mean_s']} s per plan"
         )
     if ex:
         lines.append(
@@ -273,8 +351,17 @@ def model_card(m: dict[str, Any]) -> str:
         "",
         "- Trained on ~40 notes: it writes in their style but is not a source of truth; the tutor grounds",
         "  and checks everything it says (see `tutor/llm/tasks.py`).",
-        "- Raw plan validity with the `ids` constraint measures the model; the served `strict` constraint",
-        "  also enforces prerequisites and hours while decoding, so its validity is by construction.",
+        "- Raw plan validity with the `ids` constraint (the served one) measures the model; the `strict`",
+        "  constraint also enforces prerequisites and hours while decoding, so its validity is by construction.",
+        "- A reason the model writes is shown only when the planner finds it true of the learner's state;",
+        "  otherwise the planner's reason replaces it.",
+        "",
+        "## Licences of the pre-training text",
+        "",
+        "The docstrings keep their packages' licences (BSD, Apache-2.0, PSF, MIT and similar permissive",
+        "licences); the weights are a statistical model of them. Their notices are in the packages named:",
+        "",
+        *_licences(m.get("corpus_manifest")),
         "",
     ]
     return "\n".join(lines)

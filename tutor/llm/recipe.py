@@ -1,11 +1,16 @@
 """`tutor model build`: the recipe of the tutor's own GPT, from nothing to ``models/tutor-gpt``.
 
-1. byte-level BPE trained on the training notes and the curriculum (topic ids as whole tokens);
-2. pre-training of a GPT-2-architecture model from scratch on those notes (a seeded ~10% of the
-   notes is held out for an honest perplexity);
-3. fine-tuning data generated from the curriculum, notes and exercises (``recipe_data``);
-4. fine-tuning with the loss on the replies only;
-5. evaluation (``evaluate``) and a model card + metrics.json next to the weights.
+1. the pre-training corpus: the training notes, teaching cards, practice items and curriculum
+   (the domain, repeated), plus docstrings of the installed scientific Python packages and the
+   standard library extracted now (``corpus``; their manifest goes next to the weights);
+2. byte-level BPE trained on that corpus (topic ids as whole tokens);
+3. pre-training of a GPT-2-architecture model from scratch (bf16 autocast where the CPU has it;
+   4 whole notes, and their topics' cards and practice items, are held out for an honest
+   bits-per-byte figure);
+4. fine-tuning data generated from the curriculum, notes and exercises (``recipe_data``): mostly
+   lesson plans with reasons for >= 20k learner states, labelled by the rule-based planner;
+5. fine-tuning with the loss on the replies only;
+6. evaluation (``evaluate``) and a model card + metrics.json next to the weights.
 
 Deterministic for a seed on a given machine: one fixed thread count (thread count changes the
 floating-point summation order), seeded data generation and training.
@@ -41,36 +46,45 @@ MODEL_FILES = (
     "chat_template.jinja",
 )
 
-# Sized for ~10-15 min on 2 shared cores: see the model card for what it reaches.
+# Sized for <= 60 min on this 2-core machine with 2 threads (see the model card for what it
+# reaches): about 4.5M tokens in fp32 for this shape (AMD EPYC, AVX2 only; bf16 autocast is used
+# only where the CPU has native bf16 — emulated, it ran at 39 tokens/s here). Compute, not data,
+# is the limit: the fine-tuning pass sees each of the 20k learner states about once.
 FULL: dict[str, Any] = {
-    "vocab": 2048,
-    "model": {"n_layer": 4, "n_head": 4, "n_embd": 128, "n_positions": 384},
+    "vocab": 4096,
+    "model": {"n_layer": 4, "n_head": 4, "n_embd": 256, "n_positions": 512},
+    "precision": "auto",
+    # docstring text per package, and how often the domain text (notes, cards, practice,
+    # curriculum) is repeated next to it: the held-out figure is on notes, so the domain weighs most
+    "corpus": {"bytes_per_package": 300_000, "domain_repeats": 2},
     "pretrain": {
         "block_size": 256,
         "batch_size": 8,
-        "max_steps": 300,
+        "max_steps": 600,
         "lr": 2e-3,
-        "warmup_steps": 25,
-        "eval_interval": 50,
-        "eval_iters": 8,
+        "warmup_steps": 40,
+        "eval_interval": 150,
+        "eval_iters": 6,
         "dropout": 0.0,
     },
     "finetune": {
         "block_size": 320,
         "batch_size": 8,
-        "max_steps": 500,
-        "lr": 1.5e-3,
-        "warmup_steps": 20,
-        "eval_interval": 50,
-        "eval_iters": 8,
+        "max_steps": 1300,
+        "lr": 1.2e-3,
+        "warmup_steps": 30,
+        "eval_interval": 260,
+        "eval_iters": 6,
         "dropout": 0.0,
     },
-    "examples": {"plan": 1800, "explain": 1200, "hint": 300, "text": 500},
-    "eval": {"n_plans": 200, "n_explain": 60},
+    "examples": {"plan": 20000, "explain": 800, "hint": 200, "text": 2000},
+    "eval": {"n_plans": 200, "n_explain": 40, "plan_constraints": ("ids",)},
 }
 TINY: dict[str, Any] = {
     "vocab": 400,
     "model": {"n_layer": 1, "n_head": 2, "n_embd": 32, "n_positions": 384},
+    "precision": "fp32",
+    "corpus": {"bytes_per_package": 0, "domain_repeats": 1},  # no docstrings: seconds, offline-safe
     "pretrain": {
         "block_size": 64,
         "batch_size": 4,
@@ -92,8 +106,48 @@ TINY: dict[str, Any] = {
         "dropout": 0.0,
     },
     "examples": {"plan": 20, "explain": 20, "hint": 6, "text": 6},
-    "eval": {"n_plans": 3, "n_explain": 2},
+    "eval": {"n_plans": 3, "n_explain": 2, "plan_constraints": ("ids", "strict")},
 }
+
+
+MANIFEST = "corpus_manifest.json"
+
+
+def _cards() -> list[Any]:
+    from knowledge.cards import load_cards
+
+    return load_cards()
+
+
+def _practice() -> list[Any]:
+    from curriculum.practice import bundled_practice
+
+    return list(bundled_practice().values())
+
+
+def _docstrings(bytes_per_package: int) -> list[Any]:
+    """Docstrings of the installed packages (``corpus.extract``); none when the budget is 0."""
+    if bytes_per_package <= 0:
+        return []
+    from tutor.llm import corpus as docstrings
+
+    return docstrings.extract(max_bytes_per_package=bytes_per_package)
+
+
+def _manifest(parts: list[Any]) -> list[dict[str, Any]]:
+    from tutor.llm import corpus as docstrings
+
+    return docstrings.manifest(parts) if parts else []
+
+
+def native_precision() -> str:
+    """ "bf16" where the CPU computes bfloat16 natively (AVX512-BF16 or AMX), else "fp32": bf16
+    autocast is 1.35-1.75x faster with native support and ~30x slower where it is emulated."""
+    try:
+        flags = Path("/proc/cpuinfo").read_text()
+    except OSError:
+        return "fp32"
+    return "bf16" if ("avx512_bf16" in flags or "amx_bf16" in flags) else "fp32"
 
 
 def _hash_files(paths: list[Path]) -> str:
@@ -142,10 +196,19 @@ def build(
     catalog = load_catalog(cur_path)
     notes = rd.load_notes(notes_path)
     train_notes, held = rd.split_notes(notes, seed)
+    held_topics = {n.topic_id for n in held}
     cur_text = rd.curriculum_text(catalog)
-    corpus = [rd.note_text(n) for n in train_notes] + [cur_text]
+    domain = (
+        [rd.note_text(n) for n in train_notes]
+        + [cur_text]
+        + rd.card_texts(_cards(), held_topics)
+        + rd.practice_texts(_practice(), held_topics)
+    )
+    parts = _docstrings(sizes["corpus"]["bytes_per_package"])
+    docs = [p.text for p in parts]
+    t = stage("corpus", t)
     tok = train_bpe(
-        corpus,
+        domain + docs,
         sizes["vocab"],
         cf.SPECIAL_TOKENS,
         chat_template=cf.CHAT_TEMPLATE,
@@ -154,11 +217,19 @@ def build(
     )
     t = stage("tokenizer", t)
 
-    # the curriculum text is short next to the notes: repeat it so ids and prerequisites stick
-    train_ids = encode_documents(tok, corpus + [cur_text] * 3)
-    val_ids = encode_documents(tok, [rd.note_text(n) for n in held] or corpus[-1:])
+    # the curriculum text is short next to the rest: repeat it so ids and prerequisites stick
+    repeats = sizes["corpus"]["domain_repeats"]
+    train_ids = encode_documents(tok, domain * repeats + docs + [cur_text] * 3)
+    val_ids = encode_documents(tok, [rd.note_text(n) for n in held] or domain[-1:])
+    chosen = native_precision() if sizes["precision"] == "auto" else sizes["precision"]
+    precision: dict[str, Any] = {"precision": chosen} if chosen != "fp32" else {}
     pre_cfg = GPTTrainConfig(
-        **sizes["model"], **sizes["pretrain"], seed=seed, num_threads=num_threads, checkpoint_interval=10**9
+        **sizes["model"],
+        **sizes["pretrain"],
+        **precision,
+        seed=seed,
+        num_threads=num_threads,
+        checkpoint_interval=10**9,
     )
     pre = train_gpt(
         pre_cfg, train_ids, val_ids, work / "pretrain", tokenizer=tok, on_progress=progress("pretrain")
@@ -182,7 +253,12 @@ def build(
     t = stage("data", t)
 
     ft_cfg = GPTTrainConfig(
-        **sizes["model"], **sizes["finetune"], seed=seed, num_threads=num_threads, checkpoint_interval=10**9
+        **sizes["model"],
+        **sizes["finetune"],
+        **precision,
+        seed=seed,
+        num_threads=num_threads,
+        checkpoint_interval=10**9,
     )
     final_dir = work / "final"
     ft = train_gpt(
@@ -203,6 +279,9 @@ def build(
     for name in MODEL_FILES:  # replace the model files only now: a failed build leaves the old model
         if (final_dir / name).exists():
             shutil.copy2(final_dir / name, out / name)
+    from tutor.llm import corpus as docstrings
+
+    docstrings.write_manifest(parts, out / MANIFEST)
     figures: dict[str, Any] = {}
     if evaluate:
         from tutor.llm.evaluate import evaluate_model
@@ -220,6 +299,11 @@ def build(
             "notes_heldout": [n.topic_id for n in held],
             "notes_sha256": _hash_files(list(notes_path.glob("*.md"))),
             "curriculum_sha256": _hash_files([cur_path]),
+            "domain_documents": len(domain),
+            "domain_bytes": sum(len(d.encode("utf-8")) for d in domain),
+            "domain_repeats": repeats,
+            "docstring_packages": len(parts),
+            "docstring_bytes": sum(len(d.encode("utf-8")) for d in docs),
             "pretrain_tokens": int(len(train_ids)),
             "heldout_tokens": int(len(val_ids)),
             "finetune_examples": kinds,
@@ -227,9 +311,14 @@ def build(
             "finetune_dropped_too_long": enc_tr["dropped"] + enc_va["dropped"],
         },
         "tokenizer": {"kind": "byte-level BPE", "size": len(tok)},
+        "precision": chosen,
         "pretrain": {k: v for k, v in pre.items() if k not in ("history", "out_dir")},
         "finetune": {k: v for k, v in ft.items() if k not in ("history", "out_dir")},
         "eval": figures,
+        "corpus_manifest": [
+            {k: v for k, v in m.items() if k in ("package", "version", "licence", "bytes")}
+            for m in _manifest(parts)
+        ],
         "stage_s": stage_s,
         "wall_s": round(time.perf_counter() - t_start, 1),
     }

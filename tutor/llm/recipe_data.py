@@ -95,11 +95,14 @@ def random_learner(catalog: Catalog, rng: random.Random) -> dict[str, Any]:
 
 
 def plan_examples(catalog: Catalog, n: int, rng: random.Random) -> list[Example]:
+    """``n`` learner states, each with the planner's plan as the target: items in order, and
+    each item's reason (``curriculum.plan_reasons``) after it, so the model learns to say why."""
+    order = catalog.topological_order()
     out = []
     for _ in range(n):
         s = random_learner(catalog, rng)
         plan = plan_lesson(catalog, s["mastery"], s["hours"], s["goal_topics"], s["due"])
-        user = cf.plan_prompt(s["mastery"], s["hours"], s["goal_topics"], s["due"])
+        user = cf.plan_prompt(s["mastery"], s["hours"], s["goal_topics"], s["due"], order=order)
         out.append(Example("plan", cf.PLAN_SYSTEM, user, cf.format_plan(i.__dict__ for i in plan.items)))
     return out
 
@@ -196,6 +199,34 @@ def text_examples(notes: Sequence[Note], n: int, rng: random.Random, max_chars: 
     fine-tuning on tasks alone raised the held-out loss from 5.2 to 6.2)."""
     pieces = [c.text[:max_chars] for note in notes for c in chunk_note(note) if len(c.text) > 80]
     return [Example("text", "", "", rng.choice(pieces)) for _ in range(n)] if pieces else []
+
+
+# --- authored teaching material as pre-training text -----------------------------------------
+
+
+def card_texts(cards: Sequence[Any], skip_topics: set[str]) -> list[str]:
+    """Teaching cards (``knowledge/cards``) as plain documents: the first phrasing as a question,
+    then the answer, why, example, pitfall and check. Cards of held-out topics are left out so
+    the held-out notes stay unseen in substance, not only in wording."""
+    out = []
+    for c in cards:
+        if c.topic_id in skip_topics:
+            continue
+        parts = [f"Q: {c.questions[0]}", c.answer, c.why, c.example, c.pitfall]
+        if c.check is not None:
+            parts.append(f"Check: {c.check.question} {c.check.answer}")
+        out.append("\n\n".join(p.strip() for p in parts if p and p.strip()) + "\n")
+    return out
+
+
+def practice_texts(items: Sequence[Any], skip_topics: set[str]) -> list[str]:
+    """Practice items (``curriculum/practice``) as documents: prompt, then the explanation a
+    learner sees after answering (answers and solutions of code items are left out)."""
+    return [
+        f"{i.prompt.strip()}\n\n{i.explanation.strip()}\n"
+        for i in items
+        if i.topic_id not in skip_topics and i.explanation.strip()
+    ]
 
 
 # --- encoding ------------------------------------------------------------------------------

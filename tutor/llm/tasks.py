@@ -199,16 +199,18 @@ def gpt_plan(
     goal_topics: Sequence[str] = (),
     due: Sequence[str] = (),
     *,
-    constraint: str = "strict",
-    max_new_tokens: int = 80,
+    constraint: str = "ids",
+    max_new_tokens: int = 240,
 ) -> dict[str, Any]:
     """A lesson plan written by the model, validated, and repaired by the planner when invalid.
 
     Returns ``{items, rationale, model, model_tried, constraint, repaired, repairs, goal_topics}``;
     ``repairs`` lists what was wrong with the model's plan (off the goal's path, reviews not due
     included); ``model`` is "rules" when the planner's plan replaced it. ``constraint`` asks for
-    "strict", "ids" or "none"; the returned ``constraint`` is what the decoder was really held to:
-    the level on the local backend, "none" on any other backend (no logits processor there).
+    "strict", "ids" (served: real ids and a parseable format; prerequisites, hours, order and
+    reasons are the model's) or "none"; the returned ``constraint`` is what the decoder was really
+    held to: the level on the local backend, "none" on any other backend (no logits processor
+    there). Items keep the reason the model wrote after each line; the caller checks it.
     """
     from tutor.llm.constrained import PlanConstraint, PlanGrammar
     from tutor.llm.local import LocalChatModel
@@ -221,7 +223,7 @@ def gpt_plan(
         grammar = PlanGrammar(catalog, mastery, hours, due_ok, level=constraint, goal_topics=goals)
         local["logits_processor"] = PlanConstraint(grammar, llm.loaded.tokenizer, _end_ids(llm))
         held = constraint
-    prompt = cf.plan_prompt(mastery, hours, goals, due_ok)
+    prompt = cf.plan_prompt(mastery, hours, goals, due_ok, order=catalog.topological_order())
     raw = _ask(llm, cf.PLAN_SYSTEM, prompt, max_new_tokens=max_new_tokens, **local)
     items = cf.parse_plan(raw)
     rule_plan = plan_lesson(catalog, mastery, hours, goals, due_ok)

@@ -28,7 +28,8 @@ from typing import Any
 
 from sqlalchemy import select
 
-from curriculum.store import attempts, cards, mastery, practice_answers
+from storage.store import attempts, cards, mastery, practice_answers
+from tutor.errors import BadInput
 
 MASTERED = 0.8
 TOP_FAILURES = 3
@@ -167,7 +168,7 @@ def cohort(
 ) -> Cohort:
     """The cohort of ``tutor``'s store, with names from its catalog, exercises and practice items."""
     if stuck_days < 0 or min_failures < 1:
-        raise ValueError("stuck_days must be >= 0 and min_failures >= 1")
+        raise BadInput("stuck_days must be >= 0 and min_failures >= 1")
     topics = tutor.catalog.topics
     items = getattr(tutor.practice, "items", {})
     exercises = tutor.exercises

@@ -32,7 +32,7 @@ def _translated(fn: F) -> F:
 
     @functools.wraps(fn)
     def wrapper(*args: Any, **kwargs: Any) -> Any:
-        from tutor.service import translate_errors
+        from tutor.errors import translate_errors
 
         with translate_errors():
             return fn(*args, **kwargs)
@@ -226,9 +226,9 @@ def _confine_gpt_data(tutor: Any, params: dict[str, Any]) -> None:
     if data == "notes" or isinstance(data, list):
         return
     if not isinstance(data, str):
-        raise ValueError('data must be "notes", a list of topic ids, or a file name in the datasets folder')
+        raise BadInput('data must be "notes", a list of topic ids, or a file name in the datasets folder')
     root = tutor.settings.datasets_dir.resolve()
     path = (root / data).resolve()
     if not path.is_relative_to(root):
-        raise ValueError(f"training files must be inside {root}; got {data!r}")
+        raise BadInput(f"training files must be inside {root}; got {data!r}")
     params["data"] = str(path)

@@ -48,7 +48,7 @@ class MaterialService:
 
     def add(self, files: Sequence[tuple[str, bytes]], uploader: str) -> dict[str, Any]:
         """``{"added": [record], "errors": [{"file", "error"}]}``; BadInput when no file was added."""
-        from tutor.service import translate_errors
+        from tutor.errors import translate_errors
 
         if not files:
             raise BadInput("no files given; send one or more Markdown, text, PDF, notebook or HTML files")
@@ -86,21 +86,21 @@ class MaterialService:
         return out
 
     def list(self) -> list[dict[str, Any]]:
-        from tutor.service import translate_errors
+        from tutor.errors import translate_errors
 
         with translate_errors():
             return [m.to_dict() for m in self.index.records()]
 
     def get(self, material_id: str) -> dict[str, Any]:
         """The record and the whole text (``text``, Markdown)."""
-        from tutor.service import translate_errors
+        from tutor.errors import translate_errors
 
         with translate_errors():
             record, text = self.index.source(material_id)
         return {**record.to_dict(), "text": text}
 
     def remove(self, material_id: str) -> dict[str, Any]:
-        from tutor.service import translate_errors
+        from tutor.errors import translate_errors
 
         with translate_errors():
             return dict(self.index.remove(material_id).to_dict())

@@ -28,7 +28,7 @@ from curriculum.planner import MASTERED
 from curriculum.practice import PracticeItem, by_topic
 from curriculum.practice_check import AnswerError, Verdict, check_answer
 from curriculum.practice_progress import record_answer
-from tutor.errors import BadInput, NotFound
+from tutor.errors import BadInput, NotFound, Unavailable
 
 log = logging.getLogger(__name__)
 MAX_ANSWER_CHARS = 20_000
@@ -200,7 +200,7 @@ class Practice:
         if item.kind != "code":
             return None
         if self._grade_code is None:
-            raise RuntimeError("code items need the sandbox grader, which this tutor was built without")
+            raise Unavailable("code items need the sandbox grader, which this tutor was built without")
         return self._grade_code
 
     def _topic(self, topic_id: str) -> None:
