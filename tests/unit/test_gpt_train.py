@@ -167,7 +167,7 @@ def test_ids_beyond_the_vocabulary_are_refused(tmp_path: Path) -> None:
 def test_thread_tuner_keeps_the_faster_count() -> None:
     before = torch.get_num_threads()
     try:
-        tuner = _ThreadTuner(4, every=100, warm=0, trial=2)
+        tuner = _ThreadTuner(4, every=100, warm=0, trial=2, load=lambda: None)
         cost = {1: 0.5, 2: 0.1, 4: 3.0}
         for step in range(12):
             tuner.before(step)
@@ -181,7 +181,7 @@ def test_thread_tuner_keeps_the_faster_count() -> None:
 def test_thread_tuner_probes_less_often_while_its_choice_holds() -> None:
     before = torch.get_num_threads()
     try:
-        tuner = _ThreadTuner(2, every=10, warm=0, trial=1, max_every=40)
+        tuner = _ThreadTuner(2, every=10, warm=0, trial=1, max_every=40, load=lambda: None)
         cost = {1: 0.1, 2: 0.5}
         starts = []
         for step in range(300):
@@ -196,5 +196,26 @@ def test_thread_tuner_probes_less_often_while_its_choice_holds() -> None:
         # and goes back to 10 once the round at step 202 picks 2 threads
         assert starts == [0, 12, 34, 76, 118, 160, 202, 214, 236, 278]
         assert torch.get_num_threads() == 2
+    finally:
+        torch.set_num_threads(before)
+
+
+def test_thread_tuner_skips_a_slow_count_while_the_load_says_its_cores_are_taken() -> None:
+    before = torch.get_num_threads()
+    try:
+        load = [3.0]  # 2 cores, this run on 1 thread: 2 other runnable processes
+        tuner = _ThreadTuner(2, every=10, warm=0, trial=1, max_every=10, load=lambda: load[0])
+        cost = {1: 0.1, 2: 0.5}
+        tried: list[tuple[int, int]] = []
+        for step in range(60):
+            if step == 30:  # the neighbours finish; now 2 threads are the faster
+                load[0], cost = 1.0, {1: 0.1, 2: 0.04}
+            tuner.before(step)
+            tried.append((step, torch.get_num_threads()))
+            tuner.after(cost[torch.get_num_threads()])
+        two = [s for s, n in tried if n == 2]
+        assert two[0] == 1  # the first round times both counts, whatever the load
+        assert not [s for s in two if 2 < s < 30]  # then 2 lost by 2x and its cores stay taken
+        assert two[1] < 45 and torch.get_num_threads() == 2  # timed again once they are free
     finally:
         torch.set_num_threads(before)

@@ -172,26 +172,48 @@ class _ThreadTuner:
     an idle machine all cores win. A fixed choice is wrong half the time, so measure; a candidate
     twice as slow as the best so far is dropped after one step, so a round costs little. A round
     that confirms the count in use doubles the gap to the next one (up to ``max_every`` steps),
-    a change brings it back to ``every``: a steady machine is not probed every few hundred steps
-    (each probe of a spinning count cost up to a second under load).
+    a change brings it back to ``every``. A count that lost by 2x is not probed again while the
+    load average says the cores it needs are still taken (each such probe cost about a second
+    under load); once they are free it is timed again.
     """
 
     def __init__(
-        self, max_threads: int, every: int = 250, warm: int = 2, trial: int = 3, max_every: int = 2000
+        self,
+        max_threads: int,
+        every: int = 250,
+        warm: int = 2,
+        trial: int = 3,
+        max_every: int = 2000,
+        load: Callable[[], float | None] | None = None,
     ):
+        self.cores = max_threads
         self.cands = sorted({1, max(1, max_threads // 2), max_threads})
         self.every, self.warm, self.trial, self.max_every = every, warm, trial, max_every
+        self.load = load or _load_average
         self.queue: list[int] = []
         self.cur: int | None = None
         self.times: dict[int, list[float]] = {}
         self.best: int | None = None
+        self.lost: set[int] = set()  # counts > 2x slower than the best when last timed
         self.gap, self.next_at, self.step = every, warm, 0
 
     def before(self, step: int) -> None:
         self.step = step
         if len(self.cands) > 1 and self.cur is None and step >= self.next_at:
-            self.queue, self.times = list(self.cands), {}
-            self._next()
+            self.queue, self.times = [n for n in self.cands if not self._still_taken(n)], {}
+            if len(self.queue) == 1:  # nothing to compare: keep the one count left
+                self._finish(self.queue.pop())
+            else:
+                self._next()
+
+    def _still_taken(self, n: int) -> bool:
+        import torch
+
+        load = self.load() if n in self.lost else None
+        if load is None:
+            return False
+        others = load - torch.get_num_threads()  # our own running threads count in the load
+        return n > self.cores - others + 0.5
 
     def after(self, seconds: float) -> None:
         if self.cur is None:
@@ -210,10 +232,25 @@ class _ThreadTuner:
             torch.set_num_threads(self.cur)
             return
         best = min(self.times, key=lambda n: min(self.times[n]))
-        torch.set_num_threads(best)
         logger.debug("thread tuner: %s -> %d threads", self.times, best)
+        fastest = min(self.times[best])
+        slow = {n for n, t in self.times.items() if min(t) > 2 * fastest}
+        self.lost = {n for n in self.lost if n not in self.times} | slow
+        self._finish(best)
+
+    def _finish(self, best: int) -> None:
+        import torch
+
+        torch.set_num_threads(best)
         self.gap = min(2 * self.gap, self.max_every) if best == self.best else self.every
         self.best, self.cur, self.next_at = best, None, self.step + 1 + self.gap
+
+
+def _load_average() -> float | None:
+    try:
+        return os.getloadavg()[0]
+    except OSError:  # not on this platform
+        return None
 
 
 class _Forward:
