@@ -17,7 +17,7 @@ from typing import Any
 
 from tutor.agent.nodes import NoCards
 from tutor.config import Settings
-from tutor.errors import BadInput, Forbidden, NotFound
+from tutor.errors import BadInput, Conflict, Forbidden, NotFound
 from tutor.service import Tutor
 
 CITATION = {"topic_id": "m1.numpy", "source": "knowledge/notes/m1.numpy.md#broadcasting-rules"}
@@ -275,14 +275,14 @@ class FakeJobs:
 
     def resume(self, job_id: str) -> dict[str, Any]:
         if self.get(job_id)["status"] not in ("cancelled", "failed", "interrupted"):
-            raise BadInput(f"job {job_id} is not resumable")
+            raise Conflict(f"job {job_id} is not resumable")  # as JobManager.resume
         self.jobs[job_id]["status"] = "running"
         self.started[job_id] = time.monotonic() - self.jobs[job_id]["progress"] * self.seconds
         return self.get(job_id)
 
 
 class FakeGate:
-    """The model-switch gate without measuring anything (tools/training/gate.py is tested on its own)."""
+    """The model-switch gate without measuring anything (tutor/llm/gate.py is tested on its own)."""
 
     def check(self, model_id: str) -> dict[str, Any]:
         return {"model_id": model_id, "against": "tutor-gpt", "figures": None, "current": None,

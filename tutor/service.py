@@ -17,6 +17,8 @@ from curriculum.catalog import Catalog, load_catalog
 from storage.store import Store
 from tutor.config import Settings
 from tutor.errors import BadInput, Conflict, NotFound, translate_errors
+from tutor.usecases import jobs as job_cases
+from tutor.usecases import learner_records
 
 log = logging.getLogger(__name__)
 
@@ -144,6 +146,7 @@ class Tutor:
             backend=s.jobs_backend,
             ray_address=s.ray_address,
             max_concurrent=s.max_concurrent_jobs,
+            activate_hook="tutor.llm.gate:activate_if_better",  # a finished job's "activate"
             notes_dir=s.notes_dir,
             # the one place the rule lives, for every caller (HTTP, UI, chat, agent tools, CLI):
             # training text comes only from the datasets folder or the notes
@@ -317,13 +320,11 @@ class Tutor:
             )
 
     def saved_plan(self, learner_id: str) -> dict[str, Any]:
-        plan = self.store.get_plan(learner_id)
+        plan = learner_records.saved_plan(self.store, learner_id)
         if plan is None:
             raise NotFound(
                 f"learner {learner_id!r} has no plan yet; make one with POST /api/learners/{{id}}/plan"
             )
-        plan.setdefault("model", "rules")  # plans saved before these fields existed
-        plan.setdefault("constraint", "none" if plan["model"] == "rules" else "unknown")
         return plan
 
     def explain(
@@ -344,7 +345,7 @@ class Tutor:
                 lambda t: list(topics[t].prerequisites) if t in topics else [],
                 materials=self.materials.search,
             )
-            mastery = self.store.get_mastery(learner_id) if learner_id else {}
+            mastery = learner_records.mastery(self.store, learner_id) if learner_id else {}
             a = explainer.answer(question, Learner(mastery), topic_id=topic_id)
             return {"reply": a.text, "topic_id": a.topic_id, "kind": a.kind, "card_id": a.card_id,
                     "citations": [c.to_dict() for c in a.citations]}  # fmt: skip
@@ -375,28 +376,31 @@ class Tutor:
             return dict(self.conversations.thread(thread_id))
 
     def threads(self, learner_id: str) -> list[dict[str, Any]]:
-        return self.store.list_threads(learner_id)
+        return learner_records.threads(self.store, learner_id)
 
     # --- training jobs and models ---
+    # ``learner_id``: the caller's learner (a learner's key), who may see and act on its own and
+    # ownerless jobs only (Forbidden otherwise); None (an admin or teacher, the CLI): any job.
+    # The rule is ``tutor.usecases.jobs``'s.
     def submit_job(self, kind: str, params: dict[str, Any], learner_id: str | None = None) -> dict[str, Any]:
         with translate_errors():
-            return dict(self.jobs.submit(kind, params, learner_id=learner_id))
+            return job_cases.submit(self.jobs, kind, params, learner_id)
 
-    def job(self, job_id: str) -> dict[str, Any]:
+    def job(self, job_id: str, learner_id: str | None = None) -> dict[str, Any]:
         with translate_errors():
-            return dict(self.jobs.get(job_id))
+            return job_cases.get(self.jobs, job_id, learner_id)
 
     def list_jobs(self, learner_id: str | None = None) -> list[dict[str, Any]]:
         with translate_errors():
-            return list(self.jobs.list(learner_id))
+            return job_cases.list_jobs(self.jobs, learner_id)
 
-    def cancel_job(self, job_id: str) -> dict[str, Any]:
+    def cancel_job(self, job_id: str, learner_id: str | None = None) -> dict[str, Any]:
         with translate_errors():
-            return dict(self.jobs.cancel(job_id))
+            return job_cases.cancel(self.jobs, job_id, learner_id)
 
-    def resume_job(self, job_id: str) -> dict[str, Any]:
+    def resume_job(self, job_id: str, learner_id: str | None = None) -> dict[str, Any]:
         with translate_errors():
-            return dict(self.jobs.resume(job_id))
+            return job_cases.resume(self.jobs, job_id, learner_id)
 
     def models(self) -> list[dict[str, Any]]:
         with translate_errors():
@@ -405,8 +409,8 @@ class Tutor:
 
     @cached_property
     def gate(self) -> Any:
-        """The quality gate on model switches (``tools.training.gate``); leaks graded in the sandbox."""
-        from tools.training.gate import ModelGate
+        """The quality gate on model switches (``tutor.llm.gate``); leaks graded in the sandbox."""
+        from tutor.llm.gate import ModelGate
 
         return ModelGate(
             self.store,
@@ -420,7 +424,7 @@ class Tutor:
         """Switch the chat model at run time: the next turn uses it, no restart. The gate first
         measures it against the active model (figures cached per model); a worse model is refused
         with the figures (Conflict, ``details`` = the gate's result) unless ``force``."""
-        from tools.training.gate import refusal_message
+        from tutor.llm.gate import refusal_message
 
         with translate_errors():
             result = self.gate.check(model_id)  # outside the lock: the first measure takes seconds

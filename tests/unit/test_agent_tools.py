@@ -34,6 +34,7 @@ from tests.agent_helpers import (
     fake_llm,
 )
 from tools.grader import GradeReport
+from tutor.agent import prompts as P
 from tutor.agent.nodes import Services
 from tutor.agent.nodes.practice import grade_result, grade_text, run_code, show_exercise
 from tutor.agent.nodes.progress import progress_node
@@ -288,3 +289,15 @@ def test_a_passed_grade_reports_mastery_and_a_next_step(svc: Services) -> None:
     assert result.passed and not result.hint and result.mastery
     assert text.startswith("✅ All tests of `numpy-double` pass (score 100%).")
     assert f"is now {result.mastery:.0%}" in text and "Hint:" not in text
+
+
+def test_a_chat_sees_only_its_own_learners_jobs(svc: Services) -> None:
+    """The agent's tool and the chat's node both act as the chat's learner (tutor.usecases.jobs)."""
+    theirs = svc.jobs.submit("sklearn", {"dataset": "iris"}, learner_id="bob")
+    out = run_tools(svc, ("job_status", {"job_id": theirs["job_id"]}), ("job_status", {}))
+    named, newest = (json.loads(m.content) for m in out["messages"])
+    assert "another learner" in named["error"] and newest == {"jobs": []}
+    state = {"learner_id": "ann", "thread_id": "t", "messages": []}
+    reply = job_status_node(svc, state, theirs["job_id"])["reply"]
+    assert reply.startswith("I can't find a job") and "iris" not in reply  # nothing of bob's job
+    assert job_status_node(svc, state, None)["reply"] == P.TRAIN_NONE

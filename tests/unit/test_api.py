@@ -113,7 +113,8 @@ def test_jobs_endpoints(client: TestClient) -> None:
     assert client.post("/api/jobs", json={"kind": "nope", "params": {}}).status_code == 400
     job = client.post("/api/jobs", json={"kind": "sklearn", "params": {"dataset": "iris"}}).json()
     assert client.get(f"/api/jobs/{job['job_id']}").json()["status"] == "running"
-    assert client.post(f"/api/jobs/{job['job_id']}/resume").status_code == 400  # not resumable
+    refused = client.post(f"/api/jobs/{job['job_id']}/resume")  # still running: a state conflict
+    assert refused.status_code == 409 and refused.json()["error"]["code"] == "conflict"
     assert client.post(f"/api/jobs/{job['job_id']}/cancel").json()["status"] == "cancelled"
     assert client.post(f"/api/jobs/{job['job_id']}/resume").json()["status"] == "running"
     assert client.get("/api/jobs/no-such-job").status_code == 404

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from pathlib import Path
 from typing import Any
+from unittest.mock import patch
 
 import pytest
 from fastapi import FastAPI
@@ -13,10 +14,10 @@ from fastapi.testclient import TestClient
 
 from tests.training_helpers import fake_model_dir
 from tests.ui_helpers import fake_tutor
-from tools.training import gate
-from tools.training.gate import ModelGate, compare, summary
 from tools.training.registry import ModelRegistry
 from tutor.errors import Conflict
+from tutor.llm import gate
+from tutor.llm.gate import ModelGate, compare, summary
 from tutor.web import api
 
 GOOD = {"plan_valid": 0.30, "leaks": 0, "grounding": 0.20, "bits_per_byte": 2.00}
@@ -183,3 +184,19 @@ def test_train_tab_force_checkbox(client_and_tutor: tuple[TestClient, Any]) -> N
     assert "⚠" in h.use_model("m2") and "bits per byte" in h.use_model("m2")
     assert "Forced past the quality gate" in h.use_model("m2", True) and tutor.registry.active() == "m2"
     assert gate_cells(GOOD) == ["30%", "0", "20%", "2.000"] and gate_cells(None) == ["", "", "", ""]
+
+
+def test_a_worker_activates_only_through_the_hook_its_job_names(tmp_path: Path) -> None:
+    """tools/ never imports the gate: the job manager names it, the worker imports it by name."""
+    from tools.training.worker import Worker
+
+    calls: list[str] = []
+    worker = Worker.__new__(Worker)
+    worker.job_id, worker.store, worker.registry = "gpt-1", object(), object()
+    worker.job = {"activate_hook": None}
+    assert worker._activate("m")["activated"] is False and not calls
+    worker.job = {"activate_hook": "tutor.llm.gate:no_such_function"}
+    assert "could not be loaded" in worker._activate("m")["reasons"][0]
+    worker.job = {"activate_hook": "tutor.llm.gate:activate_if_better"}
+    with patch.object(gate, "activate_if_better", lambda s, r, m: calls.append(m) or {"activated": True}):
+        assert worker._activate("m") == {"activated": True} and calls == ["m"]

@@ -21,6 +21,7 @@ from storage.store import Store
 from tests.training_helpers import wait_until
 from tools.training.jobs import JobManager
 from tools.training.runner import LocalRunner, is_worker
+from tutor.errors import Conflict
 
 FAKE_WORKER = r"""
 import json, os, signal, subprocess, sys, time
@@ -121,6 +122,25 @@ def test_crashed_worker_is_interrupted_and_can_resume(env: dict) -> None:
         jm.close()
 
 
+def test_resume_refuses_by_the_jobs_state_with_conflict(env: dict, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A lost race (someone resumed it first) and a vanished run dir are the job's state, not the
+    caller's input: Conflict (409), and the job is left as it was."""
+    jm = manager(env)
+    try:
+        job_id = submit(jm, CRASH)
+        wait_until(lambda: status_is(jm, job_id, "interrupted"), 15)
+        with monkeypatch.context() as m:
+            m.setattr(jm.store, "transition_job", lambda *a, **k: False)
+            with pytest.raises(Conflict, match="meanwhile; it was not resumed"):
+                jm.resume(job_id)
+        (jm.run_dir(job_id) / "spec.json").unlink()
+        with pytest.raises(Conflict, match="has no run dir"):
+            jm.resume(job_id)
+        assert status_is(jm, job_id, "interrupted")
+    finally:
+        jm.close()
+
+
 def test_cancel_a_running_job(env: dict) -> None:
     jm = manager(env)
     try:
@@ -132,7 +152,7 @@ def test_cancel_a_running_job(env: dict) -> None:
         assert time.monotonic() - t0 < 5
         assert job["status"] == "cancelled" and not alive(pid)
         assert jm.resume(job_id)["status"] in ("queued", "running")  # a cancelled job may go on
-        with pytest.raises(ValueError, match="only interrupted, failed, cancelled"):
+        with pytest.raises(Conflict, match="only interrupted, failed, cancelled"):  # now queued
             jm.resume(job_id)
         assert jm.cancel(job_id)["status"] == "cancelled"
     finally:
@@ -231,7 +251,7 @@ def test_unknown_jobs_and_refused_submissions(env: dict) -> None:
         assert jm.list() == []
         done = submit(jm, SUCCEED)
         wait_until(lambda: status_is(jm, done, "succeeded"), 15)
-        with pytest.raises(ValueError, match="job .* is succeeded; only interrupted"):
+        with pytest.raises(Conflict, match="job .* is succeeded; only interrupted"):
             jm.resume(done)
         spec = json.loads((jm.run_dir(done) / "spec.json").read_text())
         assert spec["db_url"] == env["store"].url and spec["kind"] == "sklearn"

@@ -34,13 +34,7 @@ OURS = (*PACKAGES, "app")
 
 # (importer, imported module or package) pairs that break a rule but stay, each with why; an
 # import of anything under the imported name is allowed. Keep it short.
-ALLOWED: dict[tuple[str, str], str] = {
-    ("tools.training.gate", "tutor.llm"): (
-        "the model-switch quality gate (issue 15, new) measures chat models with tutor.llm's tasks, "
-        "loader and evaluation; it belongs in tutor/llm/ (the registry would take the gate as an "
-        "argument), a move across modules being written now"
-    ),
-}
+ALLOWED: dict[tuple[str, str], str] = {}  # none today
 
 
 def allowed(src: str, dst: str) -> bool:
@@ -221,3 +215,87 @@ def test_the_rules_catch_violations(src: str, dst: str) -> None:
 )
 def test_the_rules_allow_the_right_direction(src: str, dst: str) -> None:
     assert broken_rule(src, dst) is None
+
+
+# --- the store and the job manager are reached through the use cases (issue 12) ---
+# The agent's nodes and the facade read learner records and act on training jobs only through
+# tutor.usecases (learner_records, jobs, planning, ...), where the rules are (a caller sees only its
+# own jobs, an old plan gets its defaults). They may hand the store or the job manager to a use case
+# (``planning.make_plan(svc.llm, ..., svc.store, ...)``), not call its methods: no ``<x>.store.m()``
+# or ``<x>.jobs.m()`` call in these files. Read with ``ast``; a method called through a local alias
+# (``s = svc.store; s.m()``) is not seen.
+BEHIND_USECASES = ("store", "jobs")  # the attributes that hold the store and the job manager
+THROUGH_USECASES = ("tutor/agent/nodes/*.py", "tutor/service.py")
+DIRECT_CALLS_ALLOWED: dict[tuple[str, str, str], str] = {
+    ("tutor/service.py", "store", "close"): "the facade built the store, so it closes it (Tutor.close)",
+}
+
+
+def direct_calls(source: str) -> Iterator[tuple[str, str, int]]:
+    """(holder, method, line) for every call of a method on ``<x>.store`` or ``<x>.jobs``."""
+    for node in ast.walk(ast.parse(source)):
+        if (
+            isinstance(node, ast.Call)
+            and isinstance(node.func, ast.Attribute)
+            and isinstance(node.func.value, ast.Attribute)
+            and node.func.value.attr in BEHIND_USECASES
+        ):
+            yield node.func.value.attr, node.func.attr, node.lineno
+
+
+def through_usecases_files() -> list[Path]:
+    return sorted({p for pattern in THROUGH_USECASES for p in REPO.glob(pattern)})
+
+
+def direct_call_violations() -> list[str]:
+    out = []
+    for path in through_usecases_files():
+        rel = path.relative_to(REPO).as_posix()
+        for holder, method, line in direct_calls(path.read_text(encoding="utf-8")):
+            if (rel, holder, method) not in DIRECT_CALLS_ALLOWED:
+                out.append(f"{rel}:{line}: .{holder}.{method}(...) (call tutor.usecases instead)")
+    return out
+
+
+def test_nodes_and_facade_reach_the_store_and_jobs_through_the_usecases() -> None:
+    assert len(through_usecases_files()) > 5  # the nodes and the facade are scanned
+    found = direct_call_violations()
+    assert not found, "direct store or job-manager calls (use tutor/usecases):\n" + "\n".join(found)
+
+
+def test_allowed_direct_calls_are_still_needed() -> None:
+    seen = {
+        (p.relative_to(REPO).as_posix(), h, m)
+        for p in through_usecases_files()
+        for h, m, _ in direct_calls(p.read_text(encoding="utf-8"))
+    }
+    assert not [k for k in DIRECT_CALLS_ALLOWED if k not in seen]
+
+
+@pytest.mark.parametrize(
+    "source",
+    [
+        "svc.store.get_mastery(learner_id)",
+        "def f(svc):\n    return {a for a in svc.store.attempts(l) if a['passed']}",
+        "self.store.get_plan(learner_id).get('items')",
+        "lambda: svc.jobs.cancel(job_id)",
+        "self.jobs.submit(kind, params, learner_id=learner_id)",
+    ],
+)
+def test_the_direct_call_rule_catches_a_planted_call(source: str) -> None:
+    assert list(direct_calls(source))
+
+
+@pytest.mark.parametrize(
+    "source",
+    [
+        "learner_records.mastery(svc.store, learner_id)",
+        "planning.next_item(svc.store, svc.learner, learner_id, plan)",
+        "job_cases.cancel(svc.jobs, job_id)",
+        "Conversations(graph, self.store)",
+        "svc.learner.record_attempt(learner_id, ex_id)",
+        "state.get('pending_jobs')",
+    ],
+)
+def test_the_direct_call_rule_lets_use_case_calls_pass(source: str) -> None:
+    assert list(direct_calls(source)) == []

@@ -123,6 +123,12 @@ def test_plan_prompt_lists_topics_in_the_given_order() -> None:
     assert "known: m2.calculus m1.numpy m10.x\n" in text
 
 
+def test_plan_prompt_states_the_time_in_minutes_and_the_goals_path() -> None:
+    text = plan_prompt({}, 1.5, ["m1.pandas"], path=["m1.numpy", "m1.pandas"])
+    assert text.startswith("minutes: 90\ngoal: m1.pandas\npath: m1.numpy m1.pandas\n")
+    assert "path: -\n" in plan_prompt({}, 2.0)
+
+
 def test_plan_lines_carry_an_optional_reason() -> None:
     items = [
         {"topic_id": "m1.pandas", "activity": "study", "minutes": 30, "reason": "new topic in module 1"},

@@ -26,7 +26,7 @@ from typing import Any
 from tools.training.registry import ModelRegistry
 from tools.training.runner import REPO_ROOT, Exit, LocalRunner, Runner, is_worker, killpg
 from tools.training.spec import validate_job
-from tutor.errors import BadInput, NotFound
+from tutor.errors import BadInput, Conflict, NotFound
 
 logger = logging.getLogger(__name__)
 
@@ -54,6 +54,7 @@ class JobManager:
         stop_grace_s: float = 8.0,
         poll_s: float = 0.5,
         runner: Runner | None = None,
+        activate_hook: str | None = None,
     ) -> None:
         if max_concurrent < 1:
             raise BadInput(f"max_concurrent must be >= 1, got {max_concurrent}")
@@ -68,6 +69,10 @@ class JobManager:
         self.max_concurrent = max_concurrent
         self.stop_grace_s, self.poll_s = stop_grace_s, poll_s
         self.backend = backend
+        # "module:function" a worker calls to activate a job's model when asked (``activate``):
+        # the quality gate lives above this package (tutor.llm.gate), so the tutor names it here
+        # and the worker imports it by name; without one, activation is refused (see worker.py)
+        self.activate_hook = activate_hook
         if runner is not None:
             self.runner: Runner = runner
         elif backend == "local":
@@ -116,6 +121,7 @@ class JobManager:
             "models_dir": str(self.models_dir.resolve()),
             "bundled_models_dir": str(self.bundled_models_dir.resolve()),
             "run_dir": str(run_dir.resolve()),
+            "activate_hook": self.activate_hook,
         }
         spec_path = run_dir / "spec.json"
         spec_path.write_text(json.dumps({**spec, **plumbing}, indent=1))
@@ -154,15 +160,22 @@ class JobManager:
         return self.get(job_id)
 
     def resume(self, job_id: str) -> dict[str, Any]:
-        """Queue an interrupted (or failed, or cancelled) job again; it continues from its checkpoint."""
+        """Queue an interrupted (or failed, or cancelled) job again; it continues from its checkpoint.
+
+        ``NotFound`` for an unknown job; ``Conflict`` (409) when the job's state forbids it: still
+        queued or running, succeeded, its run dir gone, or another caller resumed it first. The
+        request was well formed, the job is just not in a state to resume (``BadInput`` would
+        blame the caller)."""
         job = self.get(job_id)
         if job["status"] not in RESUMABLE:
-            raise BadInput(
+            raise Conflict(
                 f"job {job_id} is {job['status']}; only {', '.join(RESUMABLE)} jobs can be resumed"
             )
         if not (self.runs_dir / job_id / "spec.json").exists():
-            raise BadInput(f"job {job_id} has no run dir under {self.runs_dir}; submit it again")
-        self.store.transition_job(job_id, RESUMABLE, "queued", error=None, pid=None)
+            raise Conflict(f"job {job_id} has no run dir under {self.runs_dir}; submit it again")
+        if not self.store.transition_job(job_id, RESUMABLE, "queued", error=None, pid=None):
+            now = self.get(job_id)["status"]
+            raise Conflict(f"job {job_id} changed to {now} meanwhile; it was not resumed")
         logger.info("job %s queued to resume", job_id)
         self._wake.set()
         return self.get(job_id)

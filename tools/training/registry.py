@@ -45,6 +45,15 @@ def model_shape(path: Path) -> dict[str, Any]:
     return out
 
 
+KV_GATE = "gate:"  # store key prefix of a model's quality-gate figures (written by tutor.llm.gate)
+
+
+def cached_figures(store: Any, model_id: str) -> dict[str, Any] | None:
+    """The last quality-gate figures measured for ``model_id`` (None when never gated)."""
+    entry = store.get_kv(KV_GATE + model_id)
+    return dict(entry["figures"]) if isinstance(entry, dict) and entry.get("figures") else None
+
+
 class ModelRegistry:
     """The models the tutor can use: the bundled one plus those registered by training jobs."""
 
@@ -84,8 +93,6 @@ class ModelRegistry:
         model.setdefault("bundled", False)
         model["available"] = is_model_dir(Path(model["path"]))
         model["active"] = model["id"] == active_id
-        from tools.training.gate import cached_figures  # (gate imports this module)
-
         model["gate"] = cached_figures(self.store, model["id"])  # the quality gate's last figures
         return model
 

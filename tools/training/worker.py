@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import argparse
 import collections
+import importlib
 import json
 import logging
 import os
@@ -163,9 +164,7 @@ class Worker:
             )
             return EXIT_STOPPED
         if result["model_id"] and (self.job.get("params") or {}).get("activate"):
-            from tools.training.gate import activate_if_better  # the quality gate (issue 15)
-
-            metrics["activation"] = activate_if_better(self.store, self.registry, result["model_id"])
+            metrics["activation"] = self._activate(result["model_id"])
         logger.info("job %s succeeded in %.1f s", self.job_id, metrics["wall_s"])
         self._finish(
             "succeeded",
@@ -176,6 +175,21 @@ class Worker:
             error=None,
         )
         return EXIT_OK
+
+    def _activate(self, model_id: str) -> dict[str, Any]:
+        """Switch to the job's model through the hook the job manager named (the tutor names its
+        quality gate, ``tutor.llm.gate:activate_if_better``): this package never imports the
+        tutor, so the gate reaches the worker by name. No hook: nothing is switched."""
+        hook = self.job.get("activate_hook")
+        if not hook:
+            return {"activated": False, "reasons": ["no quality gate is configured for this job manager"]}
+        module, _, name = str(hook).partition(":")
+        try:
+            fn = getattr(importlib.import_module(module), name)
+        except (ImportError, AttributeError) as e:
+            logger.error("job %s: activation hook %r not found: %s", self.job_id, hook, e)
+            return {"activated": False, "reasons": [f"the quality gate {hook!r} could not be loaded"]}
+        return dict(fn(self.store, self.registry, model_id))
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -109,6 +109,7 @@ TRAIN_NEXT_DONE = (
 )
 TRAIN_CANCELLED = "Cancelled job `{job_id}` ({kind}); it is {status} now."
 TRAIN_NOTHING_TO_CANCEL = "You have no running or queued job to cancel."
+TRAIN_NOT_YOURS = 'I can\'t find a job {job_id} among yours. Say "list my jobs" to see the ones you started.'
 TRAIN_UNAVAILABLE = "I couldn't reach the training jobs just now: {error}. Try again in a moment."
 
 # --- progress and review ---

@@ -47,6 +47,7 @@ from tutor.agent.nodes.progress import format_progress
 from tutor.agent.nodes.teach import format_plan, new_plan
 from tutor.agent.nodes.training import jobs_text
 from tutor.errors import NotFound
+from tutor.usecases import jobs as job_cases
 
 log = logging.getLogger(__name__)
 MAX_STEPS = 4
@@ -231,7 +232,7 @@ def start_training(
         params: the job's parameters, e.g. {"dataset": "iris", "estimator": "random_forest"}.
     """
     learner_id = ctx.state.get("learner_id") or None
-    job = ctx.svc.jobs.submit(kind, dict(params or {}), learner_id=learner_id)
+    job = job_cases.submit(ctx.svc.jobs, kind, dict(params or {}), learner_id)
     pending = [j for j in ctx.state.get("pending_jobs") or [] if j != job["job_id"]]
     ctx.update["pending_jobs"] = [*pending, job["job_id"]]
     return JobResult(jobs=[_job(job)])
@@ -243,10 +244,12 @@ def job_status(job_id: str | None = None, *, ctx: Ctx) -> JobResult:
     Args:
         job_id: the job's id, e.g. gpt-00000001; omit it for the learner's newest job.
     """
+    learner_id = ctx.state.get("learner_id") or None
+    who = learner_id or ""  # the chat acts as its learner (none: only ownerless jobs)
     if job_id:
-        jobs = [ctx.svc.jobs.get(job_id)]
+        jobs = [job_cases.get(ctx.svc.jobs, job_id, who)]
     else:
-        jobs = list(ctx.svc.jobs.list(ctx.state.get("learner_id") or None))[:1]
+        jobs = [j for j in job_cases.list_jobs(ctx.svc.jobs, learner_id) if job_cases.is_owner(j, who)][:1]
     result = JobResult(jobs=[_job(j) for j in jobs])
     done = {j.job_id for j in result.jobs if j.status in FINISHED}
     ctx.update["pending_jobs"] = [j for j in ctx.state.get("pending_jobs") or [] if j not in done]

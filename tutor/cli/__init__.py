@@ -390,7 +390,7 @@ def model_build(
 @model_app.command("list")
 def model_list(as_json: JsonOpt = False) -> None:
     """Registered models; * marks the active one; each with its quality-gate figures."""
-    from tools.training.gate import summary
+    from tutor.llm.gate import summary
 
     with _tutor() as t:
         ms = t.models()
@@ -412,7 +412,7 @@ def model_use(
     ] = False,
 ) -> None:
     """Make MODEL_ID the tutor's chat model, if the quality gate finds it no worse than the active one."""
-    from tools.training.gate import summary
+    from tutor.llm.gate import summary
 
     with _tutor() as t:
         out = t.use_model(model_id, force=force)

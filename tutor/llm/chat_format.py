@@ -60,22 +60,22 @@ def render(messages: Sequence[Mapping[str, str]], add_generation_prompt: bool = 
     return "".join(out)
 
 
-def _num(x: float) -> str:
-    return f"{x:g}"
-
-
 def plan_prompt(
     mastery: Mapping[str, float],
     hours: float,
     goal_topics: Iterable[str] = (),
     due: Iterable[str] = (),
     order: Sequence[str] | None = None,
+    path: Sequence[str] = (),
 ) -> str:
-    """Learner state as the plan task's user turn: mastered topics by id, partly learned ones
-    with their mastery (floored to one decimal); topics not listed have mastery 0. Topics are
-    listed in ``order`` (the curriculum's prerequisite order, which the recipe and the served
-    task both pass), so a small model reads the state in the order it plans in; ids not in
-    ``order`` follow alphabetically."""
+    """Learner state as the plan task's user turn: the time in minutes (the unit the items are
+    written in), the goal and ``path`` (its prerequisite closure not yet mastered, in order: a
+    fact of the curriculum graph, which a small model cannot work out in its head; choosing,
+    ordering, timing and justifying the items stays the model's job), due reviews, mastered
+    topics by id, partly learned ones with their mastery (floored to one decimal); topics not
+    listed have mastery 0. Topics are listed in ``order`` (the curriculum's prerequisite order,
+    which the recipe and the served task both pass), so a small model reads the state in the
+    order it plans in; ids not in ``order`` follow alphabetically."""
     # floor to one decimal: the planner's thresholds (0.3, 0.8) are one-decimal numbers, so a
     # floored value is on the same side of each threshold as the exact one
     shown = {t: math.floor(float(p) * 10 + 1e-9) / 10 for t, p in mastery.items()}
@@ -84,8 +84,9 @@ def plan_prompt(
     known = " ".join(t for t in ids if shown[t] >= MASTERED)
     partial = " ".join(f"{t}={shown[t]:.1f}" for t in ids if 0 < shown[t] < MASTERED)
     return (
-        f"hours: {_num(hours)}\n"
+        f"minutes: {int(round(float(hours) * 60))}\n"
         f"goal: {' '.join(goal_topics) or '-'}\n"
+        f"path: {' '.join(path) or '-'}\n"
         f"due: {' '.join(due) or '-'}\n"
         f"known: {known or '-'}\n"
         f"learning: {partial or '-'}"

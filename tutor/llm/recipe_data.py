@@ -20,6 +20,7 @@ from typing import Any
 import numpy as np
 
 from curriculum.catalog import Catalog
+from curriculum.plan_reasons import goal_path
 from curriculum.planner import MASTERED, plan_lesson
 from knowledge.notes_format import Chunk, Note, chunk_note, parse_note
 from tutor.llm import chat_format as cf
@@ -102,7 +103,8 @@ def plan_examples(catalog: Catalog, n: int, rng: random.Random) -> list[Example]
     for _ in range(n):
         s = random_learner(catalog, rng)
         plan = plan_lesson(catalog, s["mastery"], s["hours"], s["goal_topics"], s["due"])
-        user = cf.plan_prompt(s["mastery"], s["hours"], s["goal_topics"], s["due"], order=order)
+        path = goal_path(catalog, s["mastery"], s["goal_topics"])
+        user = cf.plan_prompt(s["mastery"], s["hours"], s["goal_topics"], s["due"], order=order, path=path)
         out.append(Example("plan", cf.PLAN_SYSTEM, user, cf.format_plan(i.__dict__ for i in plan.items)))
     return out
 

@@ -21,6 +21,7 @@ from tutor.agent.nodes import Services, Update, attr, last_human_text, strip_cod
 from tutor.agent.nodes.teach import mentioned_topics, passed_exercises, suggest_next
 from tutor.errors import NotFound
 from tutor.usecases import fallbacks as fb
+from tutor.usecases import learner_records
 
 log = logging.getLogger(__name__)
 MAX_OUTPUT = 2000  # characters of stdout/stderr quoted back
@@ -198,7 +199,7 @@ def grade_result(
         mastery = float(rec.get("mastery", 0.0))
     except Exception as e:  # the verdict still reaches the learner
         log.exception("recording the attempt failed")
-        mastery = svc.store.get_mastery(learner_id).get(ex.topic_id, 0.0)
+        mastery = learner_records.topic_mastery(svc.store, learner_id, ex.topic_id)
         calls.append(
             {"name": "record_attempt", "args": {"exercise_id": ex.id}, "status": "failed", "summary": str(e)}
         )

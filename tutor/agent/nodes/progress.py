@@ -8,6 +8,7 @@ from tutor.agent import prompts as P
 from tutor.agent.intent import find_rating
 from tutor.agent.nodes import Services, Update, last_human_text, use_tool
 from tutor.agent.nodes.teach import mentioned_topics
+from tutor.usecases import learner_records
 
 RATING_NAMES = {1: "again", 2: "hard", 3: "good", 4: "easy"}
 
@@ -79,7 +80,7 @@ def review_node(svc: Services, state: dict[str, Any]) -> Update:
         parts.append(P.REVIEW_NONE.format(next=when))
         return {"reply": " ".join(parts), "review_topic": None, "tool_calls": calls}
     points = svc.catalog.topics[topic].must_cover or (svc.catalog.topics[topic].title,)
-    point = points[len(svc.store.attempts(learner_id)) % len(points)]
+    point = points[learner_records.attempt_count(svc.store, learner_id) % len(points)]
     parts.append(P.REVIEW_ASK.format(title=svc.topic_title(topic), topic_id=topic, point=point))
     rest = [t for t in due if t != topic]
     if rest:

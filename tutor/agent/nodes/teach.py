@@ -11,7 +11,7 @@ from tutor.agent import prompts as P
 from tutor.agent.intent import is_next_request
 from tutor.agent.nodes import Services, Update, last_human_text, use_tool
 from tutor.agent.nodes.confirm import ask
-from tutor.usecases import planning
+from tutor.usecases import learner_records, planning
 from tutor.usecases.explain import Learner, follow_up_kind
 from tutor.usecases.planning import goal_text
 
@@ -24,7 +24,7 @@ def explain_node(svc: Services, state: dict[str, Any]) -> Update:
     card; anything else is a new question, answered from the cards or the notes."""
     question = last_human_text(state)
     kind = follow_up_kind(question)
-    learner = Learner(svc.store.get_mastery(state.get("learner_id", "")))
+    learner = Learner(learner_records.mastery(svc.store, state.get("learner_id", "")))
     calls: list[dict[str, Any]] = []
     answer = None
     if kind and state.get("last_card"):
@@ -63,7 +63,7 @@ def render_answer(svc: Services, state: dict[str, Any], answer: Any, calls: list
 
 
 def passed_exercises(svc: Services, learner_id: str) -> set[str]:
-    return {a["exercise_id"] for a in svc.store.attempts(learner_id) if a["passed"]}
+    return learner_records.passed_exercises(svc.store, learner_id)
 
 
 def suggest_next(svc: Services, state: dict[str, Any], topic_id: str) -> str:
@@ -73,7 +73,7 @@ def suggest_next(svc: Services, state: dict[str, Any], topic_id: str) -> str:
     for ex in svc.exercises_for(topic_id):
         if ex.id not in done:
             return P.EXPLAIN_NEXT_EXERCISE.format(exercise_id=ex.id, title=ex.title)
-    mastery = svc.store.get_mastery(learner_id)
+    mastery = learner_records.mastery(svc.store, learner_id)
     for tid in svc.catalog.topological_order():
         t = svc.catalog.topics[tid]
         if topic_id in t.prerequisites and mastery.get(tid, 0.0) < MASTERED:
@@ -126,7 +126,7 @@ def parse_hours(text: str, default: float = 2.0) -> float:
 
 def plan_node(svc: Services, state: dict[str, Any]) -> Update:
     text = last_human_text(state)
-    saved = svc.store.get_plan(state.get("learner_id", ""))
+    saved = learner_records.saved_plan(svc.store, state.get("learner_id", ""))
     plan = saved or state.get("plan")  # the store has the newest plan (it may come from the API)
     if is_continue_request(text):
         if plan:

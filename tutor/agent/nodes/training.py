@@ -11,6 +11,7 @@ from tutor.agent import prompts as P
 from tutor.agent.nodes import Services, Update, attr, emit_text, last_human_text, use_tool
 from tutor.agent.nodes.confirm import ask
 from tutor.agent.nodes.teach import mentioned_topics
+from tutor.usecases import jobs as job_cases
 
 CHAT_MAX_STEPS = 200  # a job started from chat should finish in minutes on a laptop CPU
 _STATUS = re.compile(
@@ -122,7 +123,7 @@ def start_job(svc: Services, state: dict[str, Any], kind: str, params: dict[str,
         calls,
         "start_training",
         {"kind": kind, "params": params},
-        lambda: svc.jobs.submit(kind, params, learner_id=learner_id),
+        lambda: job_cases.submit(svc.jobs, kind, params, learner_id),
     )
     if err:
         return {"reply": P.TRAIN_FAILED_START.format(error=err), "tool_calls": calls}
@@ -133,20 +134,24 @@ def start_job(svc: Services, state: dict[str, Any], kind: str, params: dict[str,
 
 
 def cancel_job(svc: Services, state: dict[str, Any], job_id: str | None) -> Update:
-    """Cancel the named job, else the learner's newest queued or running one (only their own)."""
+    """Cancel the named job, else the learner's newest queued or running one (only their own:
+    ``tutor.usecases.jobs.is_owner``; a chat with no learner, only ownerless jobs)."""
     calls: list[dict[str, Any]] = []
     learner_id = state.get("learner_id") or None
-    jobs, err = use_tool(calls, "job_status", {}, lambda: svc.jobs.list(learner_id))
+    jobs, err = use_tool(calls, "job_status", {}, lambda: job_cases.list_jobs(svc.jobs, learner_id))
     if err:
         return {"reply": P.TRAIN_UNAVAILABLE.format(error=err), "tool_calls": calls}
-    mine = [j for j in jobs or [] if j.get("learner_id") in (None, learner_id)]
+    mine = [j for j in jobs or [] if job_cases.is_owner(j, learner_id)]
     target = next((j for j in mine if j["job_id"] == job_id), None) if job_id else None
     if target is None and not job_id:
         target = next((j for j in mine if j.get("status") in ("queued", "running")), None)
     if target is None:
         return {"reply": P.TRAIN_NOTHING_TO_CANCEL, "tool_calls": calls}
     done, err = use_tool(
-        calls, "cancel_job", {"job_id": target["job_id"]}, lambda: svc.jobs.cancel(target["job_id"])
+        calls,
+        "cancel_job",
+        {"job_id": target["job_id"]},
+        lambda: job_cases.cancel(svc.jobs, target["job_id"]),
     )
     if err:
         return {"reply": P.TRAIN_UNAVAILABLE.format(error=err), "tool_calls": calls}
@@ -157,14 +162,26 @@ def cancel_job(svc: Services, state: dict[str, Any], job_id: str | None) -> Upda
 
 
 def job_status(svc: Services, state: dict[str, Any], job_id: str | None) -> Update:
-    """One job's state (the named one, else the newest of this learner), or the list when asked."""
+    """One job's state (the named one, else the newest of this learner), or the list when asked.
+    A chat acts as its learner: another learner's job is refused like any forbidden one (a chat
+    with no learner sees only ownerless jobs)."""
     calls: list[dict[str, Any]] = []
     learner_id = state.get("learner_id") or None
+    who = learner_id or ""
     if job_id:
-        job, err = use_tool(calls, "job_status", {"job_id": job_id}, lambda: svc.jobs.get(job_id))
+        job, err = use_tool(
+            calls, "job_status", {"job_id": job_id}, lambda: job_cases.get(svc.jobs, job_id, who)
+        )
         jobs = [job] if job else []
     else:
-        jobs, err = use_tool(calls, "job_status", {}, lambda: svc.jobs.list(learner_id))
+        jobs, err = use_tool(
+            calls,
+            "job_status",
+            {},
+            lambda: [j for j in job_cases.list_jobs(svc.jobs, learner_id) if job_cases.is_owner(j, who)],
+        )
+    if err and job_id and calls and _not_visible(svc, job_id, who):
+        return {"reply": P.TRAIN_NOT_YOURS.format(job_id=job_id), "tool_calls": calls}
     if err:
         return {"reply": P.TRAIN_UNAVAILABLE.format(error=err), "tool_calls": calls}
     if not jobs:
@@ -232,6 +249,18 @@ def describe_job(job: dict[str, Any]) -> str:
     )
 
 
+def _not_visible(svc: Services, job_id: str, who: str) -> bool:
+    """The job is missing or another learner's (the status call failed for that reason, not
+    because the jobs are out of reach)."""
+    try:
+        job_cases.get(svc.jobs, job_id, who)
+        return False
+    except (LookupError, PermissionError):  # NotFound, Forbidden
+        return True
+    except Exception:  # noqa: BLE001 - unreachable jobs: the caller says so
+        return False
+
+
 def announce_finished(svc: Services, state: dict[str, Any]) -> Update:
     """Before any other reply: the result of jobs started in this thread that ended since."""
     pending = list(state.get("pending_jobs") or [])
@@ -240,7 +269,7 @@ def announce_finished(svc: Services, state: dict[str, Any]) -> Update:
     notices, still = [], []
     for job_id in pending:
         try:
-            job = svc.jobs.get(job_id)
+            job = job_cases.get(svc.jobs, job_id, state.get("learner_id") or "")
         except Exception:  # a job that vanished is not worth failing the turn over
             continue
         if attr(job, "status") in FINISHED:

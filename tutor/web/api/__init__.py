@@ -17,7 +17,7 @@ from pydantic import BaseModel, Field
 from sse_starlette import EventSourceResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from tutor.errors import BadInput, Forbidden, Internal, NotFound, TutorError, internal
+from tutor.errors import BadInput, Forbidden, Internal, NotFound, TutorError, as_tutor_error, internal
 from tutor.service import Tutor
 from tutor.web import v1
 from tutor.web.api import schemas as m
@@ -63,16 +63,22 @@ class ActiveModelIn(BaseModel):
 
 
 def _owned_job(tutor: Tutor, who: Principal, job_id: str) -> dict[str, Any]:
-    job = tutor.job(job_id)
-    if who.learner_id is not None and job.get("learner_id") not in (None, who.learner_id):
-        raise Forbidden(f"job {job_id!r} belongs to another learner")
-    return job
+    return tutor.job(job_id, learner_id=who.learner_id)  # Forbidden for another learner's job
 
 
-def _sse(events: Generator[dict[str, Any], None, None]) -> EventSourceResponse:
+def _sse(events: Generator[dict[str, Any], None, None], where: str) -> EventSourceResponse:
+    """The service's events as server-sent events. An error before the first event is a plain JSON
+    error (``primed``); once the stream has begun its 200 is sent, so an error ends the stream with
+    one ``error`` event whose data is the usual error body (a bug: ``internal`` with the id its
+    traceback is logged under, never the exception's text) -- not a cut-off stream that a client
+    cannot tell from a dropped connection."""
+
     async def gen() -> AsyncIterator[dict[str, str]]:
-        async for ev in in_threadpool(events):
-            yield {"event": ev["event"], "data": json.dumps(ev.get("data"))}
+        try:
+            async for ev in in_threadpool(events):
+                yield {"event": ev["event"], "data": json.dumps(ev.get("data"))}
+        except Exception as e:  # not the client going away: that is a CancelledError
+            yield {"event": "error", "data": json.dumps(_error_body(as_tutor_error(e, where)))}
 
     return EventSourceResponse(gen())
 
@@ -87,7 +93,8 @@ def chat(body: ChatIn, tutor: TutorDep, who: Auth) -> dict[str, Any]:
 @api.post("/chat/stream", response_class=EventSourceResponse, responses=m.CHAT_STREAM_RESPONSES)
 def chat_stream(body: ChatIn, tutor: TutorDep, who: Auth) -> EventSourceResponse:
     learner = who.act_as(body.learner_id) or body.learner_id
-    return _sse(primed(tutor.chat_stream(learner, body.message, thread_id=body.thread_id)))
+    events = primed(tutor.chat_stream(learner, body.message, thread_id=body.thread_id))
+    return _sse(events, "POST /api/chat/stream")
 
 
 @api.get("/threads/{thread_id}", **out(m.ThreadOut))
@@ -210,9 +217,19 @@ def _error(status: int, code: str, message: str) -> JSONResponse:
     return JSONResponse({"error": {"code": code, "message": message}}, status_code=status)
 
 
+def _error_body(e: TutorError) -> dict[str, Any]:
+    """``{"error": {"code", "message", "details"?, "id"?}}`` for ``e``: the responses' and the
+    streams' ``error`` events' shape."""
+    err: dict[str, Any] = {"code": e.code, "message": e.message}
+    if e.details is not None:  # e.g. the model gate's figures on a refused switch
+        err["details"] = e.details
+    if isinstance(e, Internal):  # a bug, already logged under the id
+        err["id"] = e.error_id
+    return {"error": jsonable_encoder(err)}
+
+
 def _internal(e: Internal) -> JSONResponse:
-    body = {"error": {"code": e.code, "message": e.message, "id": e.error_id}}
-    return JSONResponse(body, status_code=500)
+    return JSONResponse(_error_body(e), status_code=500)
 
 
 def install(app: FastAPI) -> None:
@@ -220,12 +237,7 @@ def install(app: FastAPI) -> None:
 
     @app.exception_handler(TutorError)
     async def _tutor_error(_req: Request, e: TutorError) -> JSONResponse:
-        if isinstance(e, Internal):  # a bug caught by translate_errors, already logged under the id
-            return _internal(e)
-        if e.details is not None:  # e.g. the model gate's figures on a refused switch
-            body = {"error": {"code": e.code, "message": e.message, "details": e.details}}
-            return JSONResponse(jsonable_encoder(body), status_code=e.status)
-        return _error(e.status, e.code, e.message)
+        return JSONResponse(_error_body(e), status_code=e.status)  # Internal: 500 with its id
 
     @app.exception_handler(RequestValidationError)
     async def _validation(_req: Request, e: RequestValidationError) -> JSONResponse:

@@ -20,7 +20,7 @@ log = logging.getLogger(__name__)
 
 JOB_HEADERS = ["job", "kind", "status", "progress", "created"]
 MODEL_HEADERS = ["model", "active", "available", "base", "val_loss", "created"]
-# the quality gate's figures (tools/training/gate.py), shown next to "Use this model"
+# the quality gate's figures (tutor/llm/gate.py), shown next to "Use this model"
 GATE_HEADERS = ["plan valid", "leaks", "grounded", "bits/byte"]
 POLL_S = 1.0
 
@@ -47,14 +47,31 @@ def progress_html(job: dict[str, Any] | None) -> str:
     )
 
 
+# every loss frame holds these series, in this order (see loss_frame)
+SERIES = ("train", "val")
+
+
 def loss_frame(job: dict[str, Any] | None) -> pd.DataFrame:
-    rows = []
+    """The job's loss history in long format (step, loss, series), the shape gr.LinePlot draws
+    one coloured line per series from.
+
+    Every series is in every frame, as one row with a NaN loss while it has no point yet (Vega-Lite
+    drops such rows). Gradio's plot fixes its colour scale's domain from the series in the value it
+    first draws, and on later updates swaps only the data; Vega gives a series outside that domain
+    no stroke. So a chart first drawn before a job had points (the empty chart on page load) drew
+    axes and no lines for the rest of the session.
+    """
+    rows: list[dict[str, Any]] = []
     for h in ((job or {}).get("metrics") or {}).get("history") or []:
         if not isinstance(h, dict) or h.get("step") is None:
             continue
         for key, series in (("loss", "train"), ("val_loss", "val")):
             if h.get(key) is not None:
                 rows.append({"step": int(h["step"]), "loss": float(h[key]), "series": series})
+    first = min((r["step"] for r in rows), default=0)
+    for series in set(SERIES) - {r["series"] for r in rows}:
+        rows.append({"step": first, "loss": float("nan"), "series": series})
+    rows.sort(key=lambda r: (SERIES.index(r["series"]), r["step"]))
     frame = pd.DataFrame(rows, columns=["step", "loss", "series"])
     # explicit dtypes: an empty frame is untyped, and Vega then treats the axes as categories
     return frame.astype({"step": "int64", "loss": "float64", "series": "str"})

@@ -27,13 +27,13 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from tools.training.registry import BUNDLED_ID, is_model_dir
+from tools.training.registry import BUNDLED_ID, KV_GATE, is_model_dir
 
 logger = logging.getLogger(__name__)
 
 REPO = Path(__file__).resolve().parents[2]
 GATE_VERSION = 1  # bump when a figure's definition changes: cached figures are then recomputed
-KV_PREFIX = "gate:"
+KV_PREFIX = KV_GATE  # the figures are cached in the store; the registry lists them
 N_PLANS = 20  # ~0.2 s a plan for the bundled model on one CPU thread
 N_EXPLAIN = 8
 SEED = 0
@@ -219,12 +219,6 @@ def measure(
 
 
 # --- the gate -------------------------------------------------------------------------------
-
-
-def cached_figures(store: Any, model_id: str) -> dict[str, Any] | None:
-    """The last figures measured for ``model_id`` (None when never gated)."""
-    entry = store.get_kv(KV_PREFIX + model_id)
-    return dict(entry["figures"]) if isinstance(entry, dict) and entry.get("figures") else None
 
 
 class ModelGate:
