@@ -83,3 +83,19 @@ def test_an_error_before_the_first_event_is_still_a_plain_json_error(tmp_path: P
     api.install(app)
     r = TestClient(app).post("/api/chat/stream", json={"learner_id": "ada", "message": "hello"})
     assert r.status_code == 503 and r.json() == {"error": {"code": "unavailable", "message": "no model yet"}}
+
+
+def test_v1_stream_ends_with_an_openai_style_error_chunk(tmp_path: Path) -> None:
+    """``/v1/chat/completions`` streaming: a bug after the first chunk ends the stream with one
+    ``data: {"error": {...}}`` (OpenAI's clients raise it as an APIError), no ``[DONE]``."""
+    client = client_with(tmp_path, lambda: RuntimeError(SECRET))
+    body = {"model": "tutor", "stream": True, "user": "ada", "messages": [{"role": "user", "content": "hi"}]}
+    with client.stream("POST", "/v1/chat/completions", json=body) as r:
+        text = "".join(r.iter_text())
+    datas = [
+        line[len("data: ") :] for line in text.replace("\r\n", "\n").splitlines() if line.startswith("data: ")
+    ]
+    assert r.status_code == 200 and "[DONE]" not in datas
+    assert json.loads(datas[1])["choices"][0]["delta"] == {"content": "Hel"}
+    err = json.loads(datas[-1])["error"]
+    assert err["code"] == "internal" and err["id"] and "hunter2" not in text

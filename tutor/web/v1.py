@@ -16,9 +16,9 @@ from fastapi.responses import JSONResponse
 from pydantic import BaseModel, Field
 from sse_starlette import EventSourceResponse
 
-from tutor.errors import BadInput
+from tutor.errors import BadInput, as_tutor_error
 from tutor.web.api import schemas as m
-from tutor.web.api.common import Auth, LearnerId, TutorDep, in_threadpool, primed
+from tutor.web.api.common import Auth, LearnerId, TutorDep, error_body, in_threadpool, primed
 from tutor.web.api.schemas import out
 from tutor.web.v1_history import seed_thread, split_history
 
@@ -107,7 +107,12 @@ def v1_chat(body: OpenAIChatIn, request: Request, tutor: TutorDep, who: Auth) ->
             events.close()
 
     async def sse() -> AsyncIterator[dict[str, str]]:
-        async for raw in in_threadpool(gen()):
-            yield {"data": raw}
+        # an error once the 200 is sent ends the stream with one ``data: {"error": {...}}`` (the
+        # API's error body), which OpenAI's clients raise as an APIError, not a silent cut-off
+        try:
+            async for raw in in_threadpool(gen()):
+                yield {"data": raw}
+        except Exception as e:  # not the client going away: that is a CancelledError
+            yield {"data": json.dumps(error_body(as_tutor_error(e, "/v1/chat/completions")))}
 
     return EventSourceResponse(sse(), headers=headers)

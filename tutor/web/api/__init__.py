@@ -10,7 +10,6 @@ from collections.abc import AsyncIterator, Generator
 from typing import Annotated, Any
 
 from fastapi import APIRouter, FastAPI, Query, Request
-from fastapi.encoders import jsonable_encoder
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, Field
@@ -21,7 +20,7 @@ from tutor.errors import BadInput, Forbidden, Internal, NotFound, TutorError, as
 from tutor.service import Tutor
 from tutor.web import v1
 from tutor.web.api import schemas as m
-from tutor.web.api.common import Auth, LearnerId, Principal, TutorDep, in_threadpool, primed
+from tutor.web.api.common import Auth, LearnerId, Principal, TutorDep, error_body, in_threadpool, primed
 from tutor.web.api.schemas import out
 
 api = APIRouter(prefix="/api", tags=["tutor"], responses=m.ERROR_RESPONSES)
@@ -78,7 +77,7 @@ def _sse(events: Generator[dict[str, Any], None, None], where: str) -> EventSour
             async for ev in in_threadpool(events):
                 yield {"event": ev["event"], "data": json.dumps(ev.get("data"))}
         except Exception as e:  # not the client going away: that is a CancelledError
-            yield {"event": "error", "data": json.dumps(_error_body(as_tutor_error(e, where)))}
+            yield {"event": "error", "data": json.dumps(error_body(as_tutor_error(e, where)))}
 
     return EventSourceResponse(gen())
 
@@ -217,19 +216,8 @@ def _error(status: int, code: str, message: str) -> JSONResponse:
     return JSONResponse({"error": {"code": code, "message": message}}, status_code=status)
 
 
-def _error_body(e: TutorError) -> dict[str, Any]:
-    """``{"error": {"code", "message", "details"?, "id"?}}`` for ``e``: the responses' and the
-    streams' ``error`` events' shape."""
-    err: dict[str, Any] = {"code": e.code, "message": e.message}
-    if e.details is not None:  # e.g. the model gate's figures on a refused switch
-        err["details"] = e.details
-    if isinstance(e, Internal):  # a bug, already logged under the id
-        err["id"] = e.error_id
-    return {"error": jsonable_encoder(err)}
-
-
 def _internal(e: Internal) -> JSONResponse:
-    return JSONResponse(_error_body(e), status_code=500)
+    return JSONResponse(error_body(e), status_code=500)
 
 
 def install(app: FastAPI) -> None:
@@ -237,7 +225,7 @@ def install(app: FastAPI) -> None:
 
     @app.exception_handler(TutorError)
     async def _tutor_error(_req: Request, e: TutorError) -> JSONResponse:
-        return JSONResponse(_error_body(e), status_code=e.status)  # Internal: 500 with its id
+        return JSONResponse(error_body(e), status_code=e.status)  # Internal: 500 with its id
 
     @app.exception_handler(RequestValidationError)
     async def _validation(_req: Request, e: RequestValidationError) -> JSONResponse:

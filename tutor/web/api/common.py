@@ -9,9 +9,10 @@ from typing import Annotated, Any
 
 from fastapi import Depends, Request
 from fastapi.concurrency import run_in_threadpool
+from fastapi.encoders import jsonable_encoder
 from pydantic import Field
 
-from tutor.errors import Forbidden, Unauthorized
+from tutor.errors import Forbidden, Internal, TutorError, Unauthorized
 from tutor.service import Tutor
 
 LearnerId = Annotated[str, Field(min_length=1, max_length=128, pattern=r"^[A-Za-z0-9_.@-]+$")]
@@ -97,3 +98,14 @@ def primed(events: Generator[dict[str, Any], None, None]) -> Generator[dict[str,
             events.close()
 
     return all_events()
+
+
+def error_body(e: TutorError) -> dict[str, Any]:
+    """``{"error": {"code", "message", "details"?, "id"?}}`` for ``e``: the responses' and the
+    streams' ``error`` events' shape."""
+    err: dict[str, Any] = {"code": e.code, "message": e.message}
+    if e.details is not None:  # e.g. the model gate's figures on a refused switch
+        err["details"] = e.details
+    if isinstance(e, Internal):  # a bug, already logged under the id
+        err["id"] = e.error_id
+    return {"error": jsonable_encoder(err)}

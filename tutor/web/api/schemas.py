@@ -74,7 +74,8 @@ CHAT_STREAM_RESPONSES: dict[int | str, dict[str, Any]] = {
     200: {
         "description": "`text/event-stream`: `token` events (reply text, in order; data a JSON string), "
         "`tool` events (a tool call and its status), then one `done` event whose data is the ChatOut "
-        "of `POST /api/chat`",
+        "of `POST /api/chat`; a failure after the stream began ends it with one `error` event whose "
+        'data is the error body (`{"error": {"code", "message", "id"?}}`) instead of `done`',
         "content": {"text/event-stream": {"schema": {"type": "string"}}},
     }
 }
@@ -166,6 +167,11 @@ class GradeOut(Open):
     duration_s: float
     hint: str = ""
     notices: list[str] = []
+    load_error: dict[str, Any] | None = Field(
+        default=None,
+        description='{"name", "message", "traceback"} when the code failed to load (a syntax error, '
+        "an exception at import); null otherwise",
+    )
 
 
 # --- learners ---
