@@ -90,7 +90,8 @@ def test_the_timer_tick_returns_the_lines_of_the_selected_job() -> None:
 class _Stub:
     """The few Tutor methods the Train tab calls."""
 
-    def job(self, job_id: str) -> dict[str, Any]:
+    def job(self, job_id: str, learner_id: str | None = None) -> dict[str, Any]:
+        assert learner_id == "ada"  # the tab asks as its learner: the use case checks the owner
         return {**JOB, "learner_id": "ada"}
 
     def list_jobs(self, learner_id: str | None = None) -> list[dict[str, Any]]:

@@ -184,8 +184,8 @@ class TrainHandlers:
         jobs = self._jobs(learner, request)
         job = None
         if job_id:
-            try:
-                job = self.tutor.job(job_id)
+            try:  # only the learner's own jobs (the picker lists those; an event may name any id)
+                job = self.tutor.job(job_id, learner_id=learner_of(learner, request))
             except TutorError:
                 job = None
         active = any(j.get("status") in ACTIVE for j in jobs) or (job or {}).get("status") in ACTIVE
@@ -218,11 +218,8 @@ class TrainHandlers:
     ) -> str:
         if not job_id:
             return "⚠ pick a job first"
-        try:
-            owner = self.tutor.job(job_id).get("learner_id")
-            if owner not in (None, learner_of(learner, request)):
-                return "⚠ that job belongs to another learner"
-            job = fn(job_id)
+        try:  # the ownership rule is the use case's (tutor.usecases.jobs): Forbidden otherwise
+            job = fn(job_id, learner_id=learner_of(learner, request))
         except TutorError as e:
             return f"⚠ {escape_md(error_text(e))}"
         return f"{escape_md(job_id)}: {escape_md(str(job.get('status', done)))}"
