@@ -7,6 +7,7 @@ from pathlib import Path
 
 import pytest
 
+from tutor.errors import BadInput
 from tutor.llm.recipe import MANIFEST, MODEL_FILES, build
 
 
@@ -40,15 +41,20 @@ def test_tiny_recipe_builds_a_loadable_documented_model(tmp_path: Path) -> None:
 
 @pytest.mark.slow
 def test_tiny_recipe_is_deterministic_for_a_seed(tmp_path: Path) -> None:
-    a = build(tmp_path / "a", tiny=True, seed=1, evaluate=False)
+    a = build(tmp_path / "a", tiny=True, seed=1, evaluate=False, keep_pretrain=tmp_path / "pre")
     b = build(tmp_path / "b", tiny=True, seed=1, evaluate=False)
-    assert (tmp_path / "a" / "model.safetensors").read_bytes() == (
-        tmp_path / "b" / "model.safetensors"
-    ).read_bytes()
-    assert (tmp_path / "a" / "tokenizer.json").read_bytes() == (
-        tmp_path / "b" / "tokenizer.json"
-    ).read_bytes()
-    assert a["finetune"]["val_loss"] == b["finetune"]["val_loss"]
+    # a kept pre-training run, reused: the same weights as the full run, and its times counted
+    c = build(tmp_path / "c", tiny=True, seed=1, evaluate=False, pretrained=tmp_path / "pre")
+    for other in ("b", "c"):
+        for name in ("model.safetensors", "tokenizer.json"):
+            assert (tmp_path / "a" / name).read_bytes() == (tmp_path / other / name).read_bytes()
+    assert a["finetune"]["val_loss"] == b["finetune"]["val_loss"] == c["finetune"]["val_loss"]
+    assert (
+        c["pretrain"]["reused_from_an_identical_run"] and c["stage_s"]["pretrain"] == a["stage_s"]["pretrain"]
+    )
+    assert c["wall_s"] > c["run_s"]
+    with pytest.raises(BadInput, match="other inputs"):  # another seed: not the same pre-training
+        build(tmp_path / "d", tiny=True, seed=2, evaluate=False, pretrained=tmp_path / "pre")
 
 
 def test_a_missing_notes_dir_is_a_clear_error(tmp_path: Path) -> None:

@@ -370,6 +370,16 @@ def model_build(
     threads: Annotated[
         int, typer.Option(min=1, help="CPU threads; same seed and threads give the same weights.")
     ] = 2,
+    keep_pretrain: Annotated[
+        Path | None, typer.Option(help="Also keep the pre-trained model (and its figures) in this folder.")
+    ] = None,
+    pretrained: Annotated[
+        Path | None,
+        typer.Option(
+            help="Start from a folder kept by --keep-pretrain (same corpus, sizes, seed and threads "
+            "only): skips the tokenizer and pre-training when only the fine-tuning changed."
+        ),
+    ] = None,
 ) -> None:
     """Rebuild the default GPT from scratch by our recipe (corpus, tokenizer, pre-train, fine-tune,
     eval); about an hour on 2 cores, seconds with --tiny. Progress goes to the log."""
@@ -383,6 +393,8 @@ def model_build(
         seed=seed,
         num_threads=threads,
         on_progress=lambda p: typer.echo(f"recipe: {p}", err=True) if "seconds" in p else None,
+        keep_pretrain=keep_pretrain,
+        pretrained=pretrained,
     )
     typer.echo(f"model written to {target} (see MODEL_CARD.md there)", err=True)
 

@@ -315,7 +315,12 @@ def model_card(m: dict[str, Any]) -> str:
         f"- fine-tuning: {ft['steps']} steps, batch {cfg['batch_size']} x {cfg['block_size']}, lr {cfg['lr']}, "
         f"loss on the replies (and on the mixed-in note passages); train loss {_fmt(ft['loss'])}, "
         f"val loss {_fmt(ft['val_loss'])}",
-        f"- wall time: {m['wall_s']} s on {m['num_threads']} thread(s) (stages: {m['stage_s']}); seed {m['seed']}",
+        f"- wall time: {m['wall_s']} s on {m['num_threads']} thread(s) (stages: {m['stage_s']}); seed {m['seed']}"
+        + (
+            " (tokenizer and pre-training reused from an identical earlier run, their times included)"
+            if (m.get("pretrain") or {}).get("reused_from_an_identical_run")
+            else ""
+        ),
         "",
         "## Evaluation",
         "",

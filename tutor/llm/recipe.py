@@ -159,6 +159,37 @@ def _hash_files(paths: list[Path]) -> str:
     return h.hexdigest()[:16]
 
 
+PRETRAIN_FIGURES = "pretrain_figures.json"
+
+
+def _fingerprint(sizes: dict[str, Any], seed: int, threads: int, texts: list[str]) -> str:
+    """What the tokenizer and the pre-trained weights depend on: the text, the sizes, seed, threads."""
+    h = hashlib.sha256()
+    keys = ("vocab", "model", "precision", "corpus", "pretrain")
+    h.update(
+        json.dumps([{k: sizes[k] for k in keys}, seed, threads, native_precision()], sort_keys=True).encode()
+    )
+    for text in texts:
+        h.update(hashlib.sha256(text.encode("utf-8")).digest())
+    return h.hexdigest()[:20]
+
+
+def _reuse_pretrain(path: Path, fingerprint: str) -> dict[str, Any]:
+    """The saved figures of a kept pre-training run, if it was made from the same inputs."""
+    from tutor.errors import BadInput
+
+    try:
+        saved = json.loads((path / PRETRAIN_FIGURES).read_text())
+    except (OSError, ValueError) as e:
+        raise BadInput(f"{path} is not a kept pre-training run (no readable {PRETRAIN_FIGURES}): {e}") from e
+    if saved.get("fingerprint") != fingerprint:
+        raise BadInput(
+            f"{path} was pre-trained from other inputs (corpus, sizes, seed or threads changed); "
+            "run the recipe without --pretrained"
+        )
+    return dict(saved)
+
+
 def build(
     out_dir: str | Path,
     *,
@@ -170,8 +201,16 @@ def build(
     num_threads: int = 1,
     evaluate: bool = True,
     on_progress: Callable[[dict[str, Any]], None] | None = None,
+    keep_pretrain: str | Path | None = None,
+    pretrained: str | Path | None = None,
 ) -> dict[str, Any]:
-    """Run the whole recipe into ``out_dir`` (a normal HF model dir + MODEL_CARD.md + metrics.json)."""
+    """Run the whole recipe into ``out_dir`` (a normal HF model dir + MODEL_CARD.md + metrics.json).
+
+    ``keep_pretrain``: copy the pre-trained model (with its tokenizer and figures) there.
+    ``pretrained``: start from such a copy instead of training the tokenizer and pre-training
+    again -- only when it was made from the same inputs (corpus text, sizes, seed, threads: its
+    fingerprint), so the result is the one a full run gives; the card then shows the reused
+    stages' times from that run. For changing the fine-tuning data without an hour of pre-training."""
     sizes = TINY if tiny else FULL
     t_start = time.perf_counter()
     out = Path(out_dir)
@@ -208,15 +247,23 @@ def build(
     parts = _docstrings(sizes["corpus"]["bytes_per_package"])
     docs = [p.text for p in parts]
     t = stage("corpus", t)
-    tok = train_bpe(
-        domain + docs,
-        sizes["vocab"],
-        cf.SPECIAL_TOKENS,
-        chat_template=cf.CHAT_TEMPLATE,
-        whole_words=sorted(catalog.topics),
-        max_length=sizes["model"]["n_positions"],
-    )
-    t = stage("tokenizer", t)
+    fingerprint = _fingerprint(sizes, seed, num_threads, domain + docs)
+    reused = _reuse_pretrain(Path(pretrained), fingerprint) if pretrained else None
+    if reused:
+        from transformers import PreTrainedTokenizerFast
+
+        tok = PreTrainedTokenizerFast.from_pretrained(str(pretrained))
+        stage_s.update(tokenizer=reused["stage_s"]["tokenizer"])
+    else:
+        tok = train_bpe(
+            domain + docs,
+            sizes["vocab"],
+            cf.SPECIAL_TOKENS,
+            chat_template=cf.CHAT_TEMPLATE,
+            whole_words=sorted(catalog.topics),
+            max_length=sizes["model"]["n_positions"],
+        )
+        t = stage("tokenizer", t)
 
     # the curriculum text is short next to the rest: repeat it so ids and prerequisites stick
     repeats = sizes["corpus"]["domain_repeats"]
@@ -232,10 +279,20 @@ def build(
         num_threads=num_threads,
         checkpoint_interval=10**9,
     )
-    pre = train_gpt(
-        pre_cfg, train_ids, val_ids, work / "pretrain", tokenizer=tok, on_progress=progress("pretrain")
-    )
-    t = stage("pretrain", t)
+    if reused:
+        pre_dir, pre = Path(pretrained or ""), reused["pretrain"]
+        stage_s.update(pretrain=reused["stage_s"]["pretrain"])
+        logger.info("recipe: pre-training reused from %s (same inputs)", pre_dir)
+        t = time.perf_counter()
+    else:
+        pre_dir = work / "pretrain"
+        pre = train_gpt(pre_cfg, train_ids, val_ids, pre_dir, tokenizer=tok, on_progress=progress("pretrain"))
+        pre = {k: v for k, v in pre.items() if k not in ("history", "out_dir")}
+        t = stage("pretrain", t)
+        saved = {"fingerprint": fingerprint, "pretrain": pre, "stage_s": dict(stage_s)}
+        (pre_dir / PRETRAIN_FIGURES).write_text(json.dumps(saved, indent=1) + "\n")
+        if keep_pretrain:
+            shutil.copytree(pre_dir, keep_pretrain, dirs_exist_ok=True)
 
     rng = random.Random(seed)
     n_ex = sizes["examples"]
@@ -267,7 +324,7 @@ def build(
         enc_tr["ids"],
         enc_va["ids"],
         final_dir,
-        init_model_dir=work / "pretrain",
+        init_model_dir=pre_dir,
         tokenizer=tok,
         train_mask=enc_tr["mask"],
         val_mask=enc_va["mask"],
@@ -289,6 +346,7 @@ def build(
 
         figures = evaluate_model(out, catalog, held, seed=seed, **sizes["eval"])
         t = stage("evaluate", t)
+    reused_s = reused["stage_s"]["tokenizer"] + reused["stage_s"]["pretrain"] if reused else 0.0
     metrics = {
         "model_id": out.name,
         "seed": seed,
@@ -313,7 +371,7 @@ def build(
         },
         "tokenizer": {"kind": "byte-level BPE", "size": len(tok)},
         "precision": chosen,
-        "pretrain": {k: v for k, v in pre.items() if k not in ("history", "out_dir")},
+        "pretrain": {**pre, **({"reused_from_an_identical_run": True} if reused else {})},
         "finetune": {k: v for k, v in ft.items() if k not in ("history", "out_dir")},
         "eval": figures,
         "corpus_manifest": [
@@ -321,7 +379,9 @@ def build(
             for m in _manifest(parts)
         ],
         "stage_s": stage_s,
-        "wall_s": round(time.perf_counter() - t_start, 1),
+        # the whole recipe's time: this run's, plus the reused stages' from the run that made them
+        "wall_s": round(time.perf_counter() - t_start + reused_s, 1),
+        "run_s": round(time.perf_counter() - t_start, 1),
     }
     (out / "metrics.json").write_text(json.dumps(metrics, indent=1) + "\n")
     from tutor.llm.evaluate import model_card
