@@ -4,6 +4,7 @@ what their checks assume. (Running the solutions in real kernels: tests/integrat
 
 from __future__ import annotations
 
+import json
 import random
 from pathlib import Path
 from typing import Any
@@ -77,7 +78,11 @@ def test_finetune_token_count_matches_the_bundled_tokenizer() -> None:
     n_tokens = sum(len(tok.encode(t).ids) for t in texts)
     checks = load_lab(LABS_DIR / "finetune-tiny-gpt").checks
     assert n_tokens == checks.N_TOKENS
-    assert checks.N_PARAMS == 1_110_144  # tutor-gpt's MODEL_CARD
+    assert checks.N_PARAMS == 4_350_208  # tutor-gpt's MODEL_CARD
+    config = json.loads((REPO / "models" / "tutor-gpt" / "config.json").read_text())
+    shape = (config["vocab_size"], config["n_positions"], config["n_layer"], config["n_embd"])
+    assert (checks.V, checks.P, checks.L, checks.D) == shape
+    assert checks.LORA_TRAINABLE == 32_768
     assert (data / "tokenizer.json").read_bytes() == (
         REPO / "models" / "tutor-gpt" / "tokenizer.json"
     ).read_bytes()
@@ -88,11 +93,11 @@ SPEC: dict[str, Any] = {
     "params": {
         "base": "tutor-gpt",
         "data": ["m6.hyperparameter-tuning", "m7.activations"],
-        "max_steps": 50,
+        "max_steps": 30,
         "batch_size": 8,
         "block_size": 64,
         "lr": 5e-4,
-        "eval_interval": 10,
+        "eval_interval": 6,
         "eval_iters": 5,
         "seed": 0,
     },
@@ -105,20 +110,29 @@ def _spec(**changes: Any) -> dict[str, Any]:
 
 def test_finetune_spec_check_refuses_what_a_fine_tune_should_not_do(labs: dict[str, Lab]) -> None:
     lab = labs["finetune-tiny-gpt"]
-    epochs = 50 * 8 * 64 / (0.9 * 5741)
+    epochs = 30 * 8 * 64 / (0.9 * 5202)
     assert _check(lab, "spec", {"job_spec": SPEC, "epochs": epochs})[0]
     for spec, words in [
         (_spec(lr=0.002), "too large"),
         (_spec(base="scratch"), "random weights"),
         (_spec(n_layer=2), "Leave out"),
         (_spec(max_steps=2000), "max_steps"),
+        (_spec(max_steps=41), "max_steps"),
+        (_spec(batch_size=16), "batch_size"),
+        (_spec(block_size=128), "block_size"),
         (_spec(eval_interval=25), "validation points"),
+        (_spec(eval_interval=1), "validating"),
         (_spec(data="notes"), "held-out"),
     ]:
         passed, message = _check(lab, "spec", {"job_spec": spec, "epochs": epochs})
         assert not passed and words in message, message
     passed, message = _check(lab, "spec", {"job_spec": SPEC, "epochs": 3.0})
-    assert not passed and "4.95" in message
+    assert not passed and "3.28" in message
+    # within every cap, but too many passes over 5,202 tokens (40 x 8 x 64 = 4.38 epochs) or too few
+    for steps, batch in [(40, 8), (16, 8)]:
+        spec, e = _spec(max_steps=steps, batch_size=batch, eval_interval=4), steps * batch * 64 / (0.9 * 5202)
+        passed, message = _check(lab, "spec", {"job_spec": spec, "epochs": e})
+        assert not passed and "passes over the data" in message, message
 
 
 def _job(status: str, vals: list[float] | None = None, **extra: Any) -> dict[str, Any]:

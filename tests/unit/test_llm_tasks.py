@@ -129,6 +129,16 @@ def test_plan_prompt_states_the_time_in_minutes_and_the_goals_path() -> None:
     assert "path: -\n" in plan_prompt({}, 2.0)
 
 
+def test_plan_lines_can_count_the_minutes_left_which_the_learner_never_sees() -> None:
+    items = [
+        {"topic_id": "m1.pandas", "activity": "study", "minutes": 45, "reason": "new topic in module 1"},
+        {"topic_id": "m2.calculus", "activity": "study", "minutes": 15},
+    ]
+    text = format_plan(items, budget=60)
+    assert text == "m1.pandas study 45 | 15 left; new topic in module 1\nm2.calculus study 15 | 0 left"
+    assert parse_plan(text) == items
+
+
 def test_plan_lines_carry_an_optional_reason() -> None:
     items = [
         {"topic_id": "m1.pandas", "activity": "study", "minutes": 30, "reason": "new topic in module 1"},

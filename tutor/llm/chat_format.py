@@ -37,12 +37,16 @@ CHAT_TEMPLATE = (
     "{% if add_generation_prompt %}<|assistant|>{% endif %}"
 )
 
-PLAN_SYSTEM = "Plan lessons: one line per item, topic_id activity minutes | reason."
+PLAN_SYSTEM = "Plan lessons: one line per item, topic_id activity minutes | minutes left; reason."
 EXPLAIN_SYSTEM = "Answer the question only from the numbered passages, citing them like [1]."
 HINT_SYSTEM = "Give a short hint for the failing test. Never write the solution code."
 
-# one plan line: "m1.numpy study 45 | new topic in module 1" (the reason is optional)
+# one plan line: "m1.numpy study 45 | 75 left; new topic in module 1" (the reason is optional).
+# "75 left; " is the model's running count of the minutes still free after the item: a scratchpad
+# (a small model cannot keep a sum in its head; it can subtract two numbers it sees), dropped
+# from the reason when parsed, so learners see only the reason
 REASON_SEP = " | "
+LEFT = re.compile(r"^(-?\d+) left(?:;\s*|$)")
 MAX_REASON_CHARS = 120
 PLAN_LINE = re.compile(r"^\s*([a-z0-9][a-z0-9.\-]*)\s+([a-z]+)\s+(\d+)\s*(?:\|\s*(.*?))?\s*$")
 MAX_PASSAGE_CHARS = 240
@@ -93,12 +97,18 @@ def plan_prompt(
     )
 
 
-def format_plan(items: Iterable[Mapping[str, Any]]) -> str:
+def format_plan(items: Iterable[Mapping[str, Any]], budget: int | None = None) -> str:
     """Plan items as the model writes them: ``topic activity minutes | reason`` per line (no
-    `` | reason`` when an item has none)."""
+    `` | reason`` when an item has none). With ``budget`` (the learner's minutes), each reason
+    starts with the minutes left after the item (``| 75 left; reason``), as the model learns to."""
     lines = []
+    left = budget
     for i in items:
-        reason = " ".join(str(i.get("reason") or "").split())[:MAX_REASON_CHARS]
+        reason = " ".join(str(i.get("reason") or "").split())
+        if left is not None:
+            left -= int(i["minutes"])
+            reason = f"{left} left; {reason}" if reason else f"{left} left"
+        reason = reason[:MAX_REASON_CHARS]
         line = f"{i['topic_id']} {i['activity']} {int(i['minutes'])}"
         lines.append(f"{line}{REASON_SEP}{reason}" if reason else line)
     return "\n".join(lines)
@@ -116,8 +126,9 @@ def parse_plan(text: str) -> list[dict[str, Any]]:
                 "activity": m.group(2),
                 "minutes": int(m.group(3)),
             }
-            if m.group(4):
-                item["reason"] = m.group(4)
+            reason = LEFT.sub("", m.group(4) or "", count=1).strip()
+            if reason:
+                item["reason"] = reason
             items.append(item)
     return items
 

@@ -105,7 +105,8 @@ def plan_examples(catalog: Catalog, n: int, rng: random.Random) -> list[Example]
         plan = plan_lesson(catalog, s["mastery"], s["hours"], s["goal_topics"], s["due"])
         path = goal_path(catalog, s["mastery"], s["goal_topics"])
         user = cf.plan_prompt(s["mastery"], s["hours"], s["goal_topics"], s["due"], order=order, path=path)
-        out.append(Example("plan", cf.PLAN_SYSTEM, user, cf.format_plan(i.__dict__ for i in plan.items)))
+        target = cf.format_plan((i.__dict__ for i in plan.items), budget=int(s["hours"] * 60))
+        out.append(Example("plan", cf.PLAN_SYSTEM, user, target))
     return out
 
 

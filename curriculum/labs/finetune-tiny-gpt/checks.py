@@ -7,7 +7,8 @@ message, never an exception, when a fact is missing or of the wrong type. After 
 
 The token count of the bundled notes cannot be recomputed here (stdlib only, no BPE), so it is
 fixed: the two files in ``data/`` without their front matter, encoded with ``data/tokenizer.json``
-(the tutor-gpt tokenizer), give 5,741 tokens, the same count the job's own corpus builder gives.
+(the tutor-gpt tokenizer), give 5,202 tokens, the same count the job's own corpus builder gives
+(4,681 train + 521 validation). Only the model's shape and tokenizer matter here, never its weights.
 """
 
 from __future__ import annotations
@@ -19,14 +20,18 @@ from curriculum.labs.guard import guard_checks
 from curriculum.labs.guard import probe_error as _probe_error
 
 Verdict = tuple[bool, str]
-N_TOKENS = 5741
-V, P, L, D = 2091, 384, 4, 128
-N_PARAMS = V * D + P * D + L * (12 * D * D + 13 * D) + 2 * D  # 1,110,144
+N_TOKENS = 5202
+V, P, L, D = 4139, 512, 4, 256  # models/tutor-gpt/config.json
+N_PARAMS = V * D + P * D + L * (12 * D * D + 13 * D) + 2 * D  # 4,350,208
 LORA_R = 8
-LORA_TRAINABLE = L * LORA_R * (D + 3 * D)  # 16,384
+LORA_TRAINABLE = L * LORA_R * (D + 3 * D)  # 32,768
 TOPICS = {"m6.hyperparameter-tuning", "m7.activations"}
 SHAPE_KEYS = ("n_layer", "n_head", "n_embd", "vocab_size", "tokenizer")
-LIMITS = {"max_steps": (10, 100), "batch_size": (1, 16), "block_size": (16, 128), "eval_iters": (1, 10)}
+# a 4.35M-parameter fine-tune on 2 busy CPU cores: the reference spec (30 steps of 8 x 64 tokens, 5 evaluations)
+# took 27-46 s as a whole job, ~20 s of it starting and loading; these caps keep any spec near that
+LIMITS = {"max_steps": (10, 40), "batch_size": (1, 8), "block_size": (16, 64), "eval_iters": (1, 5)}
+EPOCHS = (2, 4)  # passes over the training tokens: fewer hardly adapt, more memorise
+EVAL_POINTS = (4, 10)  # validation points on the curve: enough to read it, few enough to stay quick
 OVERFIT_MARGIN = 0.02
 
 
@@ -87,7 +92,7 @@ def check_corpus(facts: dict[str, Any]) -> Verdict:
             )
         return (
             False,
-            f"`n_params` is {n_params:,.0f}; the formula gives {N_PARAMS:,} for V=2091, P=384, L=4, d=128.",
+            f"`n_params` is {n_params:,.0f}; the formula gives {N_PARAMS:,} for V={V}, P={P}, L={L}, d={D}.",
         )
     if ratio is None or abs(ratio - n_params / n_tokens) > 0.01 * (n_params / n_tokens):
         return False, f"`params_per_token` should be n_params / n_tokens = {n_params / n_tokens:.1f}."
@@ -155,10 +160,16 @@ def check_spec(facts: dict[str, Any]) -> Verdict:
     if not isinstance(ev, int) or isinstance(ev, bool) or ev < 1:
         return False, "Set `eval_interval` (whole steps), so the job measures validation loss along the way."
     points = params["max_steps"] // ev
-    if points < 4:
+    if points < EVAL_POINTS[0]:
         return (
             False,
-            f"With eval_interval={ev} the curve gets {points} validation points; use at most max_steps / 4.",
+            f"With eval_interval={ev} the curve gets {points} validation points; use at most max_steps / "
+            f"{EVAL_POINTS[0]}.",
+        )
+    if points > EVAL_POINTS[1]:
+        return False, (
+            f"With eval_interval={ev} the curve gets {points} validation points and the job spends its time "
+            f"validating; use at least max_steps / {EVAL_POINTS[1]}."
         )
     if "seed" not in params or not isinstance(params.get("seed"), int):
         return False, "Set a `seed` (e.g. 0) so the run can be repeated exactly."
@@ -179,10 +190,10 @@ def check_spec(facts: dict[str, Any]) -> Verdict:
             f"`epochs` is {epochs:.2f}; {params['max_steps']} x {params['batch_size']} x {params['block_size']} tokens "
             f"over 0.9 x {N_TOKENS:,} training tokens make {want:.2f} passes."
         )
-    if not 2 <= want <= 8:
+    if not EPOCHS[0] <= want <= EPOCHS[1]:
         return False, (
-            f"This run makes {want:.1f} passes over the data; aim for 2 to 8 (change max_steps, batch_size or "
-            "block_size): too few and the model hardly adapts, too many and it memorises."
+            f"This run makes {want:.1f} passes over the data; aim for {EPOCHS[0]} to {EPOCHS[1]} (change "
+            "max_steps, batch_size or block_size): too few and the model hardly adapts, too many and it memorises."
         )
     return True, (
         f"A fine-tune of tutor-gpt: {params['max_steps']} steps of {params['batch_size']} x {params['block_size']} "
@@ -198,13 +209,19 @@ def check_lora(facts: dict[str, Any]) -> Verdict:
         return False, msg
     t = _num(facts.get("lora_trainable"))
     if t is None:
-        return False, "`lora_trainable` should be a number: r x (d_in + d_out) per block, times 4 blocks."
+        return False, f"`lora_trainable` should be a number: r x (d_in + d_out) per block, times {L} blocks."
     if t != LORA_TRAINABLE:
         if t == LORA_TRAINABLE / L:
             return False, f"{t:,.0f} is one block's adapters; the model has {L} blocks."
         if t == L * LORA_R * 2 * D:
-            return False, "`c_attn` maps d = 128 inputs to 3d = 384 outputs (query, key and value together)."
-        return False, f"`lora_trainable` is {t:,.0f}; expected 4 x 8 x (128 + 384) = {LORA_TRAINABLE:,}."
+            return (
+                False,
+                f"`c_attn` maps d = {D} inputs to 3d = {3 * D} outputs (query, key and value together).",
+            )
+        return (
+            False,
+            f"`lora_trainable` is {t:,.0f}; expected {L} x {LORA_R} x ({D} + {3 * D}) = {LORA_TRAINABLE:,}.",
+        )
     share = _num(facts.get("lora_share"))
     want = LORA_TRAINABLE / N_PARAMS
     if share is None or abs(share - want) > 0.02 * want:
