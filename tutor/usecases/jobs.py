@@ -21,7 +21,7 @@ def is_owner(job: dict[str, Any], learner_id: str | None) -> bool:
     return job.get("learner_id") in (None, learner_id)
 
 
-def owned(manager: Any, job_id: str, learner_id: str | None = None) -> dict[str, Any]:
+def get(manager: Any, job_id: str, learner_id: str | None = None) -> dict[str, Any]:
     """The job, when the caller may see it (``learner_id`` None: any job); ``Forbidden`` when it
     belongs to another learner, ``NotFound`` (from the manager) when there is none."""
     job = dict(manager.get(job_id))
@@ -35,10 +35,6 @@ def submit(manager: Any, kind: str, params: dict[str, Any], learner_id: str | No
     return dict(manager.submit(kind, params, learner_id=learner_id))
 
 
-def get(manager: Any, job_id: str, learner_id: str | None = None) -> dict[str, Any]:
-    return owned(manager, job_id, learner_id)
-
-
 def list_jobs(manager: Any, learner_id: str | None = None) -> list[dict[str, Any]]:
     """The learner's jobs, newest first; every job for ``learner_id`` None."""
     return list(manager.list(learner_id))
@@ -46,11 +42,11 @@ def list_jobs(manager: Any, learner_id: str | None = None) -> list[dict[str, Any
 
 def cancel(manager: Any, job_id: str, learner_id: str | None = None) -> dict[str, Any]:
     if learner_id is not None:  # the manager's own lookup says NotFound otherwise
-        owned(manager, job_id, learner_id)
+        get(manager, job_id, learner_id)
     return dict(manager.cancel(job_id))
 
 
 def resume(manager: Any, job_id: str, learner_id: str | None = None) -> dict[str, Any]:
     if learner_id is not None:  # the manager's own lookup says NotFound otherwise
-        owned(manager, job_id, learner_id)
+        get(manager, job_id, learner_id)
     return dict(manager.resume(job_id))

@@ -180,7 +180,7 @@ def job_status(svc: Services, state: dict[str, Any], job_id: str | None) -> Upda
             {},
             lambda: [j for j in job_cases.list_jobs(svc.jobs, learner_id) if job_cases.is_owner(j, who)],
         )
-    if err and job_id and calls and _not_visible(svc, job_id, who):
+    if err and job_id and _not_visible(svc, job_id, who):
         return {"reply": P.TRAIN_NOT_YOURS.format(job_id=job_id), "tool_calls": calls}
     if err:
         return {"reply": P.TRAIN_UNAVAILABLE.format(error=err), "tool_calls": calls}
