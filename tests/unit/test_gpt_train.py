@@ -219,3 +219,54 @@ def test_thread_tuner_skips_a_slow_count_while_the_load_says_its_cores_are_taken
         assert two[1] < 45 and torch.get_num_threads() == 2  # timed again once they are free
     finally:
         torch.set_num_threads(before)
+
+
+def test_a_loss_on_few_positions_runs_the_head_there_only_with_the_same_numbers() -> None:
+    """Fine-tuning takes its loss on the replies; the head then runs on those positions alone
+    (gpt._loss), and the loss and every gradient are those of the whole-window computation."""
+    import torch.nn.functional as F
+
+    from tools.training import gpt as g
+
+    model = g._scratch_model(GPTTrainConfig(n_layer=2, n_head=2, n_embd=32, block_size=16, seed=3), 50)
+    forward = g._Forward(model)
+    x, y = torch.randint(50, (3, 16)), torch.randint(50, (3, 16))
+    y[:, :12] = -100  # 25% of the positions have a target: the sparse path
+    calls: list[int] = []
+    head = model.lm_head.forward
+    model.lm_head.forward = lambda h: calls.append(h.numel() // h.shape[-1]) or head(h)  # type: ignore[method-assign]
+    sparse = g._loss(forward, x, y)
+    sparse.backward()
+    grads = {n: p.grad.clone() for n, p in model.named_parameters() if p.grad is not None}
+    model.zero_grad()
+    dense = F.cross_entropy(forward(x).reshape(-1, 50), y.reshape(-1), ignore_index=-100)
+    dense.backward()
+    assert calls == [12, 3 * 16]  # the head saw the 12 targeted positions, then the whole batch
+    assert torch.allclose(sparse, dense, atol=1e-6)
+    for name, p in model.named_parameters():
+        assert torch.allclose(grads[name], p.grad, atol=1e-6), name
+    total = g._loss(forward, x, y, reduction="sum")
+    assert torch.allclose(total, dense * 12, atol=1e-4)
+
+
+def test_a_loss_on_every_position_runs_the_head_once_on_the_whole_batch() -> None:
+    from tools.training import gpt as g
+
+    model = g._scratch_model(GPTTrainConfig(n_layer=1, n_head=2, n_embd=32, block_size=8), 20)
+    calls: list[int] = []
+    head = model.lm_head.forward
+    model.lm_head.forward = lambda h: calls.append(h.numel() // h.shape[-1]) or head(h)  # type: ignore[method-assign]
+    g._loss(g._Forward(model), torch.randint(20, (2, 8)), torch.randint(20, (2, 8)))
+    assert calls == [16]
+
+
+def test_the_final_sweep_gives_the_same_loss_in_big_batches(monkeypatch: pytest.MonkeyPatch) -> None:
+    from tools.training import gpt as g
+
+    cfg = GPTTrainConfig(n_layer=1, n_head=2, n_embd=32, block_size=8, batch_size=2)
+    model = g._scratch_model(cfg, 20)
+    val = Windows(np.random.default_rng(0).integers(0, 20, 400), 8, None, None)
+    assert g._sweep_batch(cfg, 8, 20) == 256 and g._sweep_batch(cfg, 1024, 50_257) == 2
+    big = g._estimate(g._Forward(model), val, cfg, final=True)
+    monkeypatch.setattr(g, "EVAL_LOGITS", 1)  # the training batch size, as before
+    assert g._estimate(g._Forward(model), val, cfg, final=True) == pytest.approx(big, abs=1e-6)

@@ -154,6 +154,12 @@ def logits(root: Any, input_ids: torch.Tensor) -> torch.Tensor:
 
     Runs the modules themselves (so LoRA layers, the configured activation and dropout apply)
     and ``scaled_dot_product_attention`` with ``is_causal``, as transformers' sdpa path does."""
+    return root.lm_head(hidden(root, input_ids))
+
+
+def hidden(root: Any, input_ids: torch.Tensor) -> torch.Tensor:
+    """The final hidden states (after ``ln_f``) that ``lm_head`` turns into logits: a loss on
+    some positions only needs the head on those (``gpt._loss``)."""
     tr = root.transformer
     b, t = input_ids.shape
     h = tr.drop(tr.wte(input_ids) + tr.wpe.weight[:t])
@@ -165,7 +171,7 @@ def logits(root: Any, input_ids: torch.Tensor) -> torch.Tensor:
         y = F.scaled_dot_product_attention(q, k, v, dropout_p=p, is_causal=True, scale=a.scaling)
         h = h + a.resid_dropout(a.c_proj(y.transpose(1, 2).reshape(b, t, -1)))
         h = h + blk.mlp(blk.ln_2(h))
-    return root.lm_head(tr.ln_f(h))
+    return tr.ln_f(h)
 
 
 def save_hf_dir(model: MiniGPT2, out_dir: str | Path) -> None:

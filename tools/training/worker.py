@@ -28,6 +28,8 @@ import traceback
 from pathlib import Path
 from typing import Any
 
+from tools.training.openmp import use_training_openmp
+
 logger = logging.getLogger("tools.training.worker")
 
 EXIT_OK, EXIT_FAILED, EXIT_STOPPED = 0, 1, 3
@@ -197,6 +199,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("run_dir", type=Path)
     parser.add_argument("--no-watch-parent", action="store_true", help="keep running if the parent exits")
     args = parser.parse_args(argv)
+    use_training_openmp()
     run_dir: Path = args.run_dir.resolve()
     fmt = logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s")
     handlers: list[logging.Handler] = [

@@ -383,6 +383,9 @@ def model_build(
 ) -> None:
     """Rebuild the default GPT from scratch by our recipe (corpus, tokenizer, pre-train, fine-tune,
     eval); about an hour on 2 cores, seconds with --tiny. Progress goes to the log."""
+    from tools.training.openmp import use_training_openmp
+
+    use_training_openmp()  # this process trains: threads spin briefly between ops (before torch loads)
     from tutor.llm.recipe import build
 
     s = _settings()

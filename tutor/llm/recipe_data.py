@@ -77,9 +77,15 @@ def curriculum_text(catalog: Catalog) -> str:
 # --- plans ---------------------------------------------------------------------------------
 
 
-def random_learner(catalog: Catalog, rng: random.Random) -> dict[str, Any]:
+GOAL_SHARE, DUE_SHARE = 0.3, 0.25  # of learners with a goal, with reviews due (the evaluation's mix)
+
+
+def random_learner(
+    catalog: Catalog, rng: random.Random, goal_share: float = GOAL_SHARE, due_share: float = DUE_SHARE
+) -> dict[str, Any]:
     """A plausible learner: mastery closed under prerequisites, some partly learned topics,
-    sometimes a goal topic and due reviews. Values on a 0.1 grid so the prompt shows them exactly."""
+    a goal topic for ``goal_share`` of them and due reviews for ``due_share``. Values on a 0.1
+    grid so the prompt shows them exactly."""
     eagerness = rng.uniform(0.0, 1.0)
     mastery: dict[str, float] = {}
     for tid in catalog.topological_order():
@@ -90,18 +96,26 @@ def random_learner(catalog: Catalog, rng: random.Random) -> dict[str, Any]:
             mastery[tid] = rng.choice((0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7))
     open_topics = [t for t in catalog.topics if mastery.get(t, 0.0) < MASTERED]
     known = [t for t in catalog.topics if mastery.get(t, 0.0) >= MASTERED]
-    goals = [rng.choice(open_topics)] if open_topics and rng.random() < 0.3 else []
-    due = rng.sample(known, min(len(known), rng.choice((1, 2)))) if known and rng.random() < 0.25 else []
+    goals = [rng.choice(open_topics)] if open_topics and rng.random() < goal_share else []
+    due = rng.sample(known, min(len(known), rng.choice((1, 2)))) if known and rng.random() < due_share else []
     return {"mastery": mastery, "hours": rng.choice(HOURS), "goal_topics": goals, "due": due}
 
 
-def plan_examples(catalog: Catalog, n: int, rng: random.Random) -> list[Example]:
+def plan_examples(
+    catalog: Catalog,
+    n: int,
+    rng: random.Random,
+    goal_share: float = GOAL_SHARE,
+    due_share: float = DUE_SHARE,
+) -> list[Example]:
     """``n`` learner states, each with the planner's plan as the target: items in order, and
-    each item's reason (``curriculum.plan_reasons``) after it, so the model learns to say why."""
+    each item's reason (``curriculum.plan_reasons``) after it, so the model learns to say why.
+    The shares may be above the evaluation's: the recipe trains more on the states a small
+    model gets wrong most (a goal's path, due reviews) than they occur among learners."""
     order = catalog.topological_order()
     out = []
     for _ in range(n):
-        s = random_learner(catalog, rng)
+        s = random_learner(catalog, rng, goal_share, due_share)
         plan = plan_lesson(catalog, s["mastery"], s["hours"], s["goal_topics"], s["due"])
         path = goal_path(catalog, s["mastery"], s["goal_topics"])
         user = cf.plan_prompt(s["mastery"], s["hours"], s["goal_topics"], s["due"], order=order, path=path)
