@@ -79,6 +79,10 @@ def test_gpt_job_from_scratch_then_lora_fine_tune(jobs: JobManager, tmp_path: Pa
     m = job["metrics"]
     assert m["val_loss"] < 3.5 and m["tokens_per_s"] > 0 and m["steps"] == 40
     assert [h["step"] for h in m["history"] if "val_loss" in h] == [10, 20, 30, 40]
+    # the training worker spins its OpenMP threads briefly (this process has no spin count)
+    assert "GOMP_SPINCOUNT" not in os.environ
+    log = (tmp_path / "runs" / job["job_id"] / "worker.log").read_text()
+    assert "OpenMP wait policy PASSIVE, spin count 3000000" in log
     model = jobs.registry.get(job["model_id"])
     assert model["available"] and model["base"] is None and model["metrics"]["val_loss"] == m["val_loss"]
     jobs.registry.set_active(job["model_id"])

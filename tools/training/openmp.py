@@ -4,9 +4,9 @@ The tutor runs with ``OMP_WAIT_POLICY=PASSIVE`` (``tutor/__init__``): next to a 
 that spin for work made decoding ~20x slower on 2 cores. A training process is the other case:
 a step is hundreds of small ops, and a thread that sleeps after each one waits to be woken for
 the next. Measured on this 2-core machine, 600 steps of nanoGPT's Shakespeare recipe as a job
-trained in 47.8-52.5 s passive or on libgomp's default spin, in 36.9 s with the bounded spin
-below (unbounded, ``OMP_WAIT_POLICY=ACTIVE``: 39.6 s); a fine-tuning step of the recipe's model
-took 1.09 s passive and 0.94 s with it. Bounded, an idle worker still sleeps within a few ms;
+trained in 47.8-52.5 s passive, in 36.9-43.4 s passive with the bounded spin below (unbounded,
+``OMP_WAIT_POLICY=ACTIVE``: 39.6 s); a fine-tuning step of the recipe's model took 1.09 s
+passive and 0.94 s with it. Bounded, an idle worker still sleeps within a few ms;
 on a machine busy with other work the loop's thread tuner (``gpt._ThreadTuner``) drops threads.
 Training workers (``worker.py``) and ``tutor model build`` call ``use_training_openmp`` first.
 """
@@ -22,11 +22,10 @@ TRAINING_SPINCOUNT = "3000000"
 
 
 def training_env(env: Mapping[str, str]) -> dict[str, str]:
-    """``env`` with the tutor's passive policy lifted and the bounded spin set; a GOMP_SPINCOUNT
-    the operator set is kept (an operator's own PASSIVE cannot be told from the tutor's)."""
+    """``env`` with the bounded spin set, unless the operator set a GOMP_SPINCOUNT. The passive
+    policy stays: libgomp takes an explicit spin count over the policy's (PASSIVE only makes the
+    default 0), and the policy comes back anyway whenever ``tutor`` is imported (``setdefault``)."""
     out = dict(env)
-    if out.get("OMP_WAIT_POLICY", "").upper() == "PASSIVE":
-        del out["OMP_WAIT_POLICY"]
     out.setdefault("GOMP_SPINCOUNT", TRAINING_SPINCOUNT)
     return out
 
@@ -36,8 +35,5 @@ def use_training_openmp() -> bool:
     variables once, when it loads) is not loaded yet; returns whether it was applied."""
     if "torch" in sys.modules:
         return False
-    wanted = training_env(os.environ)
-    for key in set(os.environ) - set(wanted):
-        del os.environ[key]
-    os.environ.update(wanted)
+    os.environ.update(training_env(os.environ))
     return True

@@ -129,7 +129,14 @@ class Worker:
     def run(self) -> int:
         started = time.perf_counter()
         kind = self.job["kind"]
-        logger.info("job %s (%s) starting in %s", self.job_id, kind, self.run_dir)
+        logger.info(
+            "job %s (%s) starting in %s; OpenMP wait policy %s, spin count %s",
+            self.job_id,
+            kind,
+            self.run_dir,
+            os.environ.get("OMP_WAIT_POLICY", "default"),
+            os.environ.get("GOMP_SPINCOUNT", "default"),
+        )
         try:
             if kind == "sklearn":
                 from tools.training.sklearn_job import run_sklearn
