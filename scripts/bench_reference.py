@@ -1,19 +1,25 @@
-"""Side by side: a plain nanoGPT-style training loop vs the same run through the tutor's job tool.
+"""Side by side: nanoGPT's CPU recipe as a plain training loop vs the same run through the
+tutor's job tool.
 
-The reference is written the way nanoGPT's README runs its CPU recipe (``train.py
-config/train_shakespeare_char.py --device=cpu --compile=False --eval_iters=20 --block_size=64
---batch_size=12 --n_layer=4 --n_head=4 --n_embd=128 --max_iters=2000 --lr_decay_iters=2000
---dropout=0.0``): char-level tiny Shakespeare, 90/10 split, a minimal GPT (pre-LN blocks, tied
-embeddings, no biases in the way), AdamW lr 1e-3 (beta2 0.99, weight decay 0.1 on matrices),
-100 warmup steps then cosine decay to 1e-4, grad clip 1.0, eval of 20 batches. Then the same
-shape and schedule is submitted as a ``gpt`` job (worker process, store, checkpoints). It prints
-both wall times, their ratio (job / reference), both val losses, and the CPU seconds each used
-with the load average: on a busy machine wall times swing with the neighbours (and two torch
-threads that wait for a taken core spin many times slower, see ``--threads``), CPU seconds less.
+The reference is nanoGPT's ``train.py`` as its README runs the CPU recipe (``train.py
+config/train_shakespeare_char.py --device=cpu --compile=False --eval_iters=20 --log_interval=1
+--block_size=64 --batch_size=12 --n_layer=4 --n_head=4 --n_embd=128 --max_iters=2000
+--lr_decay_iters=2000 --dropout=0.0``), written out as a bare loop (see ``reference``):
+char-level tiny Shakespeare, 90/10 split, nanoGPT's GPT (pre-LN blocks, tied embeddings, no
+biases), AdamW lr 1e-3 (beta2 0.99, weight decay 0.1 on matrices), 100 warmup steps then cosine
+decay to 1e-4, grad clip 1.0, an evaluation of 20 batches of each split every 250 iterations, a
+checkpoint when the val loss improves. Then the same shape and schedule is submitted as a
+``gpt`` job (worker process, store, checkpoints, the loss curve, the model registered). It
+prints both wall times, their ratio (job / reference), both val losses, and the CPU seconds each
+used with the load average: on a busy machine wall times swing with the neighbours (and two
+torch threads that wait for a taken core spin many times slower, see ``--threads``), CPU
+seconds less. Runs alternate plain, job, job, plain (``--rounds``), so a drift of the machine's
+speed during the bench (frequent on a shared VM) weighs on both sides alike.
 
-    python scripts/bench_reference.py PATH/TO/tinyshakespeare.txt [--steps 2000] [--json]
+    python scripts/bench_reference.py PATH/TO/tinyshakespeare.txt [--steps 2000] [--rounds 2] [--json]
 
-The full comparison is 2000 steps (minutes each on 2 cores); ``--steps 200`` is a quick check.
+The full comparison is 2000 steps (minutes each on 2 cores); ``--steps 200 --rounds 1`` is a
+quick check.
 """
 
 from __future__ import annotations
@@ -36,13 +42,22 @@ LR, MIN_LR, WARMUP, EVAL_ITERS, EVAL_INTERVAL = 1e-3, 1e-4, 100, 20, 250
 
 
 def reference(text: str, steps: int, seed: int = 1337, threads: int | None = None) -> dict[str, Any]:
-    """nanoGPT's loop, plainly: returns ``{"wall_s", "val_loss", "loss", "params", "threads", ...}``.
+    """nanoGPT's ``train.py`` as the README's CPU command runs it, written out plainly: returns
+    ``{"wall_s", "val_loss", "loss", "params", "threads", ...}``.
+
+    What it keeps of ``train.py``: the model (no biases, ``bias=False`` being its default; tied
+    embeddings; N(0, 0.02) init with the residual projections scaled by 1/sqrt(2 n_layer)); the
+    data as uint16 ``np.memmap`` files re-opened for each batch; AdamW (not fused: ``train.py``
+    fuses only on CUDA); an evaluation of both splits every 250 iterations and at the first;
+    a checkpoint (model and optimizer state) whenever the val loss improves; the loss read every
+    iteration (``--log_interval=1``); iterations 0 to ``steps`` inclusive, ``steps + 1`` updates.
     Threads: torch's default (all cores), as nanoGPT runs, unless ``threads`` is given; the job
     tool picks its own count by timing (``tools/training/gpt.py``), which matters on a busy box.
     ``wall_s`` is the loop alone; ``setup_s`` what came before it (import torch, the data, the
     model, the optimizer), which ``time python train.py`` would also count. After the clock
     stops, ``val_loss_full`` is the loss over the whole val split, as the job reports its own."""
     start = time.perf_counter()
+    import numpy as np
     import torch
     import torch.nn as nn
     import torch.nn.functional as F
@@ -52,17 +67,16 @@ def reference(text: str, steps: int, seed: int = 1337, threads: int | None = Non
     torch.manual_seed(seed)
     chars = sorted(set(text))
     stoi = {c: i for i, c in enumerate(chars)}
-    data = torch.tensor([stoi[c] for c in text], dtype=torch.long)
-    n = int(0.9 * len(data))
-    splits = {"train": data[:n], "val": data[n:]}
+    ids = np.array([stoi[c] for c in text], dtype=np.uint16)
+    n = int(0.9 * len(ids))
     L, H, E, T, B = (SHAPE[k] for k in ("n_layer", "n_head", "n_embd", "block_size", "batch_size"))
 
     class Block(nn.Module):
         def __init__(self) -> None:
             super().__init__()
-            self.ln1, self.ln2 = nn.LayerNorm(E), nn.LayerNorm(E)
-            self.qkv, self.proj = nn.Linear(E, 3 * E), nn.Linear(E, E)
-            self.mlp = nn.Sequential(nn.Linear(E, 4 * E), nn.GELU(), nn.Linear(4 * E, E))
+            self.ln1, self.ln2 = nn.LayerNorm(E, bias=False), nn.LayerNorm(E, bias=False)
+            self.qkv, self.proj = nn.Linear(E, 3 * E, bias=False), nn.Linear(E, E, bias=False)
+            self.fc, self.fc_proj = nn.Linear(E, 4 * E, bias=False), nn.Linear(4 * E, E, bias=False)
 
         def forward(self, x: torch.Tensor) -> torch.Tensor:
             b, t, _ = x.shape
@@ -70,40 +84,48 @@ def reference(text: str, steps: int, seed: int = 1337, threads: int | None = Non
             q, k, v = (z.view(b, t, H, E // H).transpose(1, 2) for z in (q, k, v))
             y = F.scaled_dot_product_attention(q, k, v, is_causal=True)
             x = x + self.proj(y.transpose(1, 2).contiguous().view(b, t, E))
-            return x + self.mlp(self.ln2(x))
+            return x + self.fc_proj(F.gelu(self.fc(self.ln2(x))))
 
     class GPT(nn.Module):
         def __init__(self) -> None:
             super().__init__()
             self.wte, self.wpe = nn.Embedding(len(chars), E), nn.Embedding(T, E)
             self.blocks = nn.Sequential(*[Block() for _ in range(L)])
-            self.ln_f = nn.LayerNorm(E)
+            self.ln_f = nn.LayerNorm(E, bias=False)
             self.head = nn.Linear(E, len(chars), bias=False)
             self.head.weight = self.wte.weight  # tied, as in nanoGPT
-            for m in self.modules():
-                if isinstance(m, (nn.Linear, nn.Embedding)):
-                    nn.init.normal_(m.weight, std=0.02)
+            for name, p in self.named_parameters():
+                if p.dim() >= 2:
+                    std = 0.02 / math.sqrt(2 * L) if name.endswith("proj.weight") else 0.02
+                    nn.init.normal_(p, std=std)
 
         def forward(self, idx: torch.Tensor, targets: torch.Tensor) -> torch.Tensor:
             x = self.wte(idx) + self.wpe(torch.arange(idx.shape[1]))
             logits = self.head(self.ln_f(self.blocks(x)))
             return F.cross_entropy(logits.view(-1, logits.size(-1)), targets.view(-1))
 
+    tmp = tempfile.TemporaryDirectory(prefix="bench-plain-")
+    files = {"train": Path(tmp.name) / "train.bin", "val": Path(tmp.name) / "val.bin"}
+    ids[:n].tofile(files["train"])
+    ids[n:].tofile(files["val"])
+
     def batch(split: str) -> tuple[torch.Tensor, torch.Tensor]:
-        d = splits[split]
+        d = np.memmap(files[split], dtype=np.uint16, mode="r")  # re-opened per batch, as train.py
         ix = torch.randint(len(d) - T, (B,))
-        return torch.stack([d[i : i + T] for i in ix]), torch.stack([d[i + 1 : i + 1 + T] for i in ix])
+        x = torch.stack([torch.from_numpy(d[i : i + T].astype(np.int64)) for i in ix])
+        y = torch.stack([torch.from_numpy(d[i + 1 : i + 1 + T].astype(np.int64)) for i in ix])
+        return x, y
 
     @torch.no_grad()
-    def evaluate(split: str) -> float:
+    def evaluate() -> dict[str, float]:
         model.eval()
-        loss = sum(float(model(*batch(split))) for _ in range(EVAL_ITERS)) / EVAL_ITERS
+        out = {s: sum(float(model(*batch(s))) for _ in range(EVAL_ITERS)) / EVAL_ITERS for s in files}
         model.train()
-        return loss
+        return out
 
     @torch.no_grad()
     def whole_val() -> float:  # every non-overlapping window of the val split, as the job's final figure
-        d = splits["val"]
+        d = torch.from_numpy(np.fromfile(files["val"], dtype=np.uint16).astype(np.int64))
         starts = torch.arange(0, len(d) - T, T)
         model.eval()
         total = 0.0
@@ -115,7 +137,9 @@ def reference(text: str, steps: int, seed: int = 1337, threads: int | None = Non
     def lr_at(it: int) -> float:
         if it < WARMUP:
             return LR * (it + 1) / (WARMUP + 1)
-        ratio = min(1.0, (it - WARMUP) / max(1, steps - WARMUP))
+        if it > steps:
+            return MIN_LR
+        ratio = (it - WARMUP) / max(1, steps - WARMUP)
         return MIN_LR + 0.5 * (1.0 + math.cos(math.pi * ratio)) * (LR - MIN_LR)
 
     model = GPT()
@@ -125,31 +149,42 @@ def reference(text: str, steps: int, seed: int = 1337, threads: int | None = Non
     opt = torch.optim.AdamW(groups, lr=LR, betas=(0.9, 0.99))
     t0, cpu0 = time.perf_counter(), time.process_time()
     setup = t0 - start
-    val = loss = float("nan")
+    val, best, loss, log = float("nan"), float("inf"), float("nan"), ""
+    x, y = batch("train")
     for it in range(steps + 1):
-        if it % EVAL_INTERVAL == 0 or it == steps:
-            val = evaluate("val")
-        if it == steps:
-            break
         for g in opt.param_groups:
             g["lr"] = lr_at(it)
-        loss_t = model(*batch("train"))
-        opt.zero_grad(set_to_none=True)
+        if (
+            it % EVAL_INTERVAL == 0 or it == steps
+        ):  # at 2000 the last is one of train.py's; kept for --steps 200
+            val = evaluate()["val"]
+            if val < best:
+                best = val
+                if it > 0:
+                    state = {"model": model.state_dict(), "optimizer": opt.state_dict(), "iter_num": it}
+                    torch.save(state, Path(tmp.name) / "ckpt.pt")
+        loss_t = model(x, y)
+        x, y = batch("train")
         loss_t.backward()
         torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
         opt.step()
-        loss = float(loss_t.detach())
+        opt.zero_grad(set_to_none=True)
+        loss = loss_t.item()
+        log = f"iter {it}: loss {loss:.4f}"  # train.py prints this line every iteration
     wall, cpu = time.perf_counter() - t0, time.process_time() - cpu0
     params = sum(p.numel() for p in model.parameters())
+    full = whole_val()
+    tmp.cleanup()
     return {
         "threads": torch.get_num_threads(),
         "wall_s": round(wall, 1),
         "setup_s": round(setup, 1),
         "cpu_s": round(cpu, 1),
         "val_loss": round(val, 4),
-        "val_loss_full": round(whole_val(), 4),
+        "val_loss_full": round(full, 4),
         "loss": round(loss, 4),
         "params": params,
+        "last_log": log,
     }
 
 
@@ -183,6 +218,13 @@ def through_jobs(path: Path, steps: int) -> dict[str, Any]:
             jobs.close()  # reaps the worker, so its CPU time is counted below
             store.close()
         cpu = _cpu_with_children() - cpu0
+        log = Path(tmp) / "runs" / job["job_id"] / "worker.log"
+        # the thread tuner's changes of count explain a slow run on a busy machine
+        threads_log = [
+            ln.split(": ", 1)[-1]
+            for ln in (log.read_text() if log.exists() else "").splitlines()
+            if "torch threads" in ln
+        ]
     m = job["metrics"]
     return {
         "status": job["status"],
@@ -194,6 +236,7 @@ def through_jobs(path: Path, steps: int) -> dict[str, Any]:
         "loss": m.get("loss"),
         "params": m.get("params"),
         "threads": m.get("threads"),
+        "thread_changes": threads_log,
     }
 
 
@@ -205,10 +248,21 @@ def _cpu_with_children() -> float:
     return own.ru_utime + own.ru_stime + kids.ru_utime + kids.ru_stime
 
 
+def _mean(runs: list[dict[str, Any]], key: str) -> float:
+    return round(sum(float(r[key]) for r in runs) / len(runs), 1)
+
+
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("data", type=Path, nargs="?", help="tiny Shakespeare text file (input.txt of nanoGPT)")
     ap.add_argument("--steps", type=int, default=2000, help="2000 is the README recipe; 200 a quick check")
+    ap.add_argument(
+        "--rounds",
+        type=int,
+        default=2,
+        help="pairs of runs, in the order plain, job, job, plain, ... so a machine that speeds up "
+        "or slows down during the bench favours neither side (default 2)",
+    )
     ap.add_argument("--threads", type=int, default=None, help="plain loop threads (default: torch's)")
     ap.add_argument("--json", action="store_true", help="one JSON object on stdout")
     args = ap.parse_args(argv)
@@ -219,18 +273,36 @@ def main(argv: list[str] | None = None) -> int:
             file=sys.stderr,
         )
         return 0
+    if args.rounds < 1 or args.steps < 1:
+        print("--rounds and --steps must be at least 1", file=sys.stderr)
+        return 2
     load0 = os.getloadavg()[0]
-    ref = reference(args.data.read_text(encoding="utf-8"), args.steps, threads=args.threads)
-    job = through_jobs(args.data, args.steps)
-    ratio = round(job["wall_s"] / ref["wall_s"], 2) if ref["wall_s"] else None
-    with_setup = round(ref["wall_s"] + ref["setup_s"], 1)
-    ratio_setup = round(job["wall_s"] / with_setup, 2) if with_setup else None
-    cpu_ratio = round(job["cpu_s"] / ref["cpu_s"], 2) if ref["cpu_s"] else None
+    text = args.data.read_text(encoding="utf-8")
+    refs: list[dict[str, Any]] = []
+    jobs: list[dict[str, Any]] = []
+    for r in range(args.rounds):
+        for side in ("plain", "job") if r % 2 == 0 else ("job", "plain"):
+            if side == "plain":
+                refs.append(reference(text, args.steps, threads=args.threads))
+            else:
+                jobs.append(through_jobs(args.data, args.steps))
+    failed = [j for j in jobs if j["status"] != "succeeded"]
+    ref_wall, job_wall = _mean(refs, "wall_s"), (None if failed else _mean(jobs, "wall_s"))
+    ratio = round(job_wall / ref_wall, 2) if job_wall and ref_wall else None
+    with_setup = round(ref_wall + _mean(refs, "setup_s"), 1)
+    ratio_setup = round(job_wall / with_setup, 2) if job_wall else None
+    ref_cpu, job_cpu = _mean(refs, "cpu_s"), (None if failed else _mean(jobs, "cpu_s"))
+    cpu_ratio = round(job_cpu / ref_cpu, 2) if job_cpu and ref_cpu else None
     load = [round(load0, 2), round(os.getloadavg()[0], 2)]
+    ref, job = refs[-1], jobs[-1]
     out = {
         "steps": args.steps,
+        "rounds": args.rounds,
         "reference": ref,
         "job": job,
+        "reference_runs": refs,
+        "job_runs": jobs,
+        "wall_s_mean": {"reference": ref_wall, "job": job_wall},
         "wall_ratio_job_over_reference": ratio,
         "wall_ratio_job_over_reference_with_setup": ratio_setup,
         "cpu_ratio_job_over_reference": cpu_ratio,
@@ -239,21 +311,26 @@ def main(argv: list[str] | None = None) -> int:
     if args.json:
         print(json.dumps(out))
     else:
-        print(f"{args.steps} steps, char-level tiny Shakespeare, 4x4x128, block 64, batch 12, lr 1e-3")
+        runs = "one run each" if args.rounds == 1 else f"{args.rounds} runs each, plain/job/job/plain..."
+        print(
+            f"{args.steps} steps, char-level tiny Shakespeare, 4x4x128, block 64, batch 12, lr 1e-3 ({runs})"
+        )
         print(f"{'':22}{'plain loop':>14}{'job tool':>14}")
-        print(f"{'wall time (s)':22}{ref['wall_s']:>14}{job['wall_s']:>14}   ratio job/plain {ratio}")
+        print(f"{'wall time (s), mean':22}{ref_wall:>14}{_s(job_wall):>14}   ratio job/plain {ratio}")
+        each = (" ".join(str(x["wall_s"]) for x in refs), " ".join(str(x["wall_s"]) for x in jobs))
+        print(f"{'  each run (s)':22}{each[0]:>14}{each[1]:>14}")
         print(f"{'  plain: + setup (s)':22}{with_setup:>14}{'':>14}   ratio job/plain {ratio_setup}")
-        print(f"{'cpu time (s)':22}{ref['cpu_s']:>14}{job['cpu_s']:>14}   ratio job/plain {cpu_ratio}")
-        print(f"{'val loss, whole split':22}{ref['val_loss_full']:>14}{_s(job['val_loss']):>14}")
+        print(f"{'cpu time (s), mean':22}{ref_cpu:>14}{_s(job_cpu):>14}   ratio job/plain {cpu_ratio}")
+        print(f"{'val loss, whole split':22}{ref['val_loss_full']:>14}{_s(job['val_loss']):>14}   (last run)")
         print(f"{'val loss, 20 batches':22}{ref['val_loss']:>14}{'':>14}   (nanoGPT's own estimate)")
         print(f"{'last train loss':22}{ref['loss']:>14}{_s(job['loss']):>14}")
         print(f"{'parameters':22}{ref['params']:>14}{_s(job['params']):>14}")
         print(f"{'torch threads':22}{ref['threads']:>14}{_s(job['threads']):>14}")
         print(f"load average (1 min) at start {load[0]}, at end {load[1]} on {os.cpu_count()} cores")
         print("plain: the loop alone (+ setup: import torch, data, model); job: submit to done")
-        if job["status"] != "succeeded":
-            print(f"job {job['status']}: {job['error']}")
-    return 0 if job["status"] == "succeeded" else 1
+        for j in failed:
+            print(f"job {j['status']}: {j['error']}")
+    return 1 if failed else 0
 
 
 def _s(v: Any) -> str:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import logging
 import math
 from pathlib import Path
 from typing import Any
@@ -178,6 +179,34 @@ def test_thread_tuner_keeps_the_faster_count() -> None:
         torch.set_num_threads(before)
 
 
+def test_thread_tuner_logs_a_change_of_count_and_not_a_kept_one(caplog: pytest.LogCaptureFixture) -> None:
+    before = torch.get_num_threads()
+    try:
+        tuner = _ThreadTuner(2, every=4, warm=0, trial=1, max_every=4, load=lambda: None)
+        cost = {1: 0.1, 2: 0.5}
+        with caplog.at_level(logging.INFO, logger="tools.training.gpt"):
+            for step in range(12):
+                tuner.before(step)
+                tuner.after(cost[torch.get_num_threads()])
+        changes = [r.getMessage() for r in caplog.records if r.levelno == logging.INFO]
+        assert changes == ["step 1: 1 torch threads (fastest step in ms by count: {1: 100, 2: 500})"]
+    finally:
+        torch.set_num_threads(before)
+
+
+def test_thread_tuner_keeps_all_cores_unless_fewer_are_clearly_faster() -> None:
+    before = torch.get_num_threads()
+    try:
+        for one, two, picked in ((0.100, 0.110, 2), (0.100, 0.125, 1)):  # within / beyond 20%
+            tuner = _ThreadTuner(2, every=100, warm=0, trial=1, load=lambda: None)
+            for step in range(3):
+                tuner.before(step)
+                tuner.after({1: one, 2: two}[torch.get_num_threads()])
+            assert tuner.best == picked and torch.get_num_threads() == picked
+    finally:
+        torch.set_num_threads(before)
+
+
 def test_thread_tuner_probes_less_often_while_its_choice_holds() -> None:
     before = torch.get_num_threads()
     try:
@@ -270,3 +299,23 @@ def test_the_final_sweep_gives_the_same_loss_in_big_batches(monkeypatch: pytest.
     big = g._estimate(g._Forward(model), val, cfg, final=True)
     monkeypatch.setattr(g, "EVAL_LOGITS", 1)  # the training batch size, as before
     assert g._estimate(g._Forward(model), val, cfg, final=True) == pytest.approx(big, abs=1e-6)
+
+
+@pytest.mark.parametrize("masked", [False, True])
+@pytest.mark.parametrize("eval_logits", [1 << 24, 3 * 8 * 20])  # all windows at once; 3 rows at a time
+def test_the_periodic_estimate_is_the_mean_of_its_batches_whatever_the_forward_passes(
+    monkeypatch: pytest.MonkeyPatch, masked: bool, eval_logits: int
+) -> None:
+    from tools.training import gpt as g
+
+    cfg = GPTTrainConfig(n_layer=1, n_head=2, n_embd=32, block_size=8, batch_size=2, eval_iters=5, seed=3)
+    model = g._scratch_model(cfg, 20)
+    rng = np.random.default_rng(0)
+    mask = (rng.random(400) < 0.15).astype(np.int64) if masked else None
+    val = Windows(rng.integers(0, 20, 400), 8, mask, None)
+    gen = torch.Generator().manual_seed(cfg.seed + 1)
+    with torch.no_grad():  # the figure as eval_iters separate batches of the training size give it
+        by_batch = [float(g._loss(g._Forward(model), *val.get(cfg.batch_size, gen))) for _ in range(5)]
+    monkeypatch.setattr(g, "EVAL_LOGITS", eval_logits)
+    assert g._sweep_batch(cfg, 8, 20) == (256 if eval_logits > 1000 else 3)
+    assert g._estimate(g._Forward(model), val, cfg) == pytest.approx(sum(by_batch) / 5, rel=1e-6)

@@ -196,6 +196,13 @@ def test_grammar_allows_only_real_ready_topics() -> None:
     assert ids.parse("m8.gpt study 30") is not None and ids.parse("m9.nothing") is None
 
 
+def test_the_ids_level_holds_each_topic_once_as_validation_counts_it() -> None:
+    ids = PlanGrammar(CATALOG, MASTERY, 1.0, level="ids")
+    assert ids.parse("m1.numpy review 15\nm1.numpy study 30") is not None  # a review, then study
+    assert ids.parse("m1.numpy review 15\nm1.numpy review") is None
+    assert ids.parse("m1.numpy study 15\nm1.numpy") is None
+
+
 @pytest.fixture(scope="module")
 def local_llm(tmp_path_factory: pytest.TempPathFactory):  # type: ignore[no-untyped-def]
     from tutor.llm import make_chat_model

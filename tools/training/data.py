@@ -132,9 +132,13 @@ class Windows:
         self.offsets = torch.arange(self.block + 1)
 
     def get(self, batch_size: int, gen: Any) -> tuple[Any, Any]:
+        return self.at(self.pick(batch_size, gen))
+
+    def pick(self, batch_size: int, gen: Any) -> Any:
+        """Which windows ``get`` would take (random, from ``gen``)."""
         import torch
 
-        return self.at(torch.randint(self.n, (batch_size,), generator=gen))
+        return torch.randint(self.n, (batch_size,), generator=gen)
 
     def sweep(self, batch_size: int, max_windows: int) -> Any:
         """Window picks covering the data once (non-overlapping; every start when starts are

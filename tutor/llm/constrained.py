@@ -7,8 +7,9 @@ it fits our BPE, a char tokenizer or a user's Qwen alike: a token is allowed whe
 plus that token is still the start of a sentence of the grammar.
 
 Two levels:
-- ``"ids"``: real topic ids, real activities, a whole number of minutes, no topic twice. What is
-  left to the model: prerequisites, mastery, hours.
+- ``"ids"``: real topic ids, real activities, a whole number of minutes, no topic twice (a
+  review of a topic and then its study count as two, as ``validate_plan`` has it). What is left
+  to the model: prerequisites, mastery, hours.
 - ``"strict"``: also only topics whose prerequisites are mastered or already planned, reviews
   only of due topics, minutes within the hours left, and no end while a planner block (15 min)
   of time is left and a topic is open; with goal topics, only topics on the goals' path (their
@@ -97,10 +98,12 @@ class PlanGrammar:
     def options(self, lines: list[tuple[str, str, int]]) -> tuple[dict[str, tuple[str, ...]], int]:
         """Allowed topic -> activities for the next line, and the most minutes it may take."""
         planned, reviewed, used = self._state(lines)
-        if self.level == "ids":
-            every: dict[str, tuple[str, ...]] = {
-                t: ACTIVITIES for t in self.catalog.topics if t not in planned
-            }
+        if self.level == "ids":  # each topic once (a due review may precede its study, as validated)
+            every: dict[str, tuple[str, ...]] = {}
+            for t in self.catalog.topics:
+                left_acts = tuple(a for a in ACTIVITIES if not (a == "review" and t in reviewed))
+                if t not in planned and left_acts:
+                    every[t] = left_acts
             return every, MAX_MINUTES
         left = self.budget - used
         out: dict[str, tuple[str, ...]] = {}
