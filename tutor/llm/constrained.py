@@ -8,8 +8,8 @@ plus that token is still the start of a sentence of the grammar.
 
 Two levels:
 - ``"ids"``: real topic ids, real activities, a whole number of minutes, no topic twice (a
-  review of a topic and then its study count as two, as ``validate_plan`` has it). What is left
-  to the model: prerequisites, mastery, hours.
+  review of a topic followed by its study is allowed, as ``validate_plan`` allows it). What is
+  left to the model: prerequisites, mastery, hours.
 - ``"strict"``: also only topics whose prerequisites are mastered or already planned, reviews
   only of due topics, minutes within the hours left, and no end while a planner block (15 min)
   of time is left and a topic is open; with goal topics, only topics on the goals' path (their
