@@ -154,9 +154,8 @@ def reference(text: str, steps: int, seed: int = 1337, threads: int | None = Non
     for it in range(steps + 1):
         for g in opt.param_groups:
             g["lr"] = lr_at(it)
-        if (
-            it % EVAL_INTERVAL == 0 or it == steps
-        ):  # at 2000 the last is one of train.py's; kept for --steps 200
+        # train.py evaluates every EVAL_INTERVAL (2000 is one); the last iteration too for --steps 200
+        if it % EVAL_INTERVAL == 0 or it == steps:
             val = evaluate()["val"]
             if val < best:
                 best = val

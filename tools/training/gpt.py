@@ -338,10 +338,11 @@ def _estimate(forward: _Forward, batches: Windows, cfg: GPTTrainConfig, final: b
     was_training = model.training
     model.eval()
     total, count = 0.0, 0
+    vocab = int(getattr(getattr(model, "config", None), "vocab_size", 0) or 50_257)
+    rows = _sweep_batch(cfg, batches.block, vocab)
     with torch.no_grad():
         if final:
-            vocab = int(getattr(getattr(model, "config", None), "vocab_size", 0) or 50_257)
-            for pick in batches.sweep(_sweep_batch(cfg, batches.block, vocab), FINAL_EVAL_WINDOWS):
+            for pick in batches.sweep(rows, FINAL_EVAL_WINDOWS):
                 x, y = batches.at(pick)
                 total += float(_loss(forward, x, y, reduction="sum"))
                 count += int((y != -100).sum())
@@ -351,8 +352,6 @@ def _estimate(forward: _Forward, batches: Windows, cfg: GPTTrainConfig, final: b
         # the batches' mean losses), computed in as few forward passes as EVAL_LOGITS allows
         gen = torch.Generator().manual_seed(cfg.seed + 1)
         picks = torch.cat([batches.pick(cfg.batch_size, gen) for _ in range(cfg.eval_iters)])
-        vocab = int(getattr(getattr(model, "config", None), "vocab_size", 0) or 50_257)
-        rows = max(1, _sweep_batch(cfg, batches.block, vocab))
         sums = torch.zeros(cfg.eval_iters, dtype=torch.float64)
         counts = torch.zeros(cfg.eval_iters, dtype=torch.float64)
         for first in range(0, len(picks), rows):
@@ -368,14 +367,11 @@ def _estimate(forward: _Forward, batches: Windows, cfg: GPTTrainConfig, final: b
 
 def _token_losses(forward: _Forward, x: Any, y: Any) -> tuple[Any, Any]:
     """The loss at every position with a target, and the row of ``x`` each one is in."""
-    import torch.nn.functional as F
-
     keep = y != -100
-    if int(keep.sum()) < SPARSE_TARGETS * y.numel():
-        logits = forward.at(x, keep)
-    else:
-        logits = forward(x)[keep]
-    return F.cross_entropy(logits, y[keep], reduction="none"), keep.nonzero()[:, 0]
+    losses = _loss(forward, x, y, reduction="none")
+    if losses.numel() == y.numel():  # the whole head ran: a loss per position, 0 where no target
+        losses = losses[keep.reshape(-1)]
+    return losses, keep.nonzero()[:, 0]
 
 
 def _optimizer(model: Any, cfg: GPTTrainConfig) -> Any:
