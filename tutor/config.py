@@ -87,6 +87,10 @@ class Settings(BaseSettings):
     max_concurrent_jobs: int = Field(
         default=1, ge=1, description="Training jobs running at once; rest queue."
     )
+    job_standby: bool = Field(
+        default=True,
+        description="Keep one training worker started with its imports done (local backend).",
+    )
 
     # learning records (xAPI statements to a learning record store; tutor/usecases/xapi.py)
     xapi_url: str | None = Field(

@@ -146,6 +146,7 @@ class Tutor:
             backend=s.jobs_backend,
             ray_address=s.ray_address,
             max_concurrent=s.max_concurrent_jobs,
+            standby=s.job_standby,
             activate_hook="tutor.llm.gate:activate_if_better",  # a finished job's "activate"
             notes_dir=s.notes_dir,
             # the one place the rule lives, for every caller (HTTP, UI, chat, agent tools, CLI):

@@ -130,3 +130,34 @@ def test_killed_worker_resumes_to_the_uninterrupted_result(jobs: JobManager, tmp
     assert a["status"] == b["status"] == "succeeded", (a["error"], b["error"])
     assert abs(a["metrics"]["val_loss"] - b["metrics"]["val_loss"]) < 0.02
     assert [h["step"] for h in b["metrics"]["history"]] == [h["step"] for h in a["metrics"]["history"]]
+
+
+def test_a_standby_worker_runs_the_next_job_and_another_waits_after_it(tmp_path: Path) -> None:
+    """TUTOR_JOB_STANDBY: the real worker does its imports before a job comes, runs it like a
+    fresh worker (the same result, its log in the run dir), and a new standby starts once the
+    job is done, never while it runs."""
+    from tools.training.runner import is_worker
+
+    store = Store(f"sqlite:///{tmp_path / 'tutor.db'}")
+    jm = JobManager(
+        store, tmp_path / "runs", tmp_path / "models", tmp_path / "bundled", poll_s=0.1, standby=True
+    )
+    try:
+        wait_until(jm.warm, 120)
+        standby_pid = jm.runner._spare.pid  # type: ignore[attr-defined]
+        corpus = write_corpus(tmp_path / "corpus.txt")
+        job_id = jm.submit("gpt", {**TINY, "data": str(corpus), "max_steps": 300})["job_id"]
+        run_dir = (tmp_path / "runs" / job_id).resolve()
+        wait_until(lambda: jm.get(job_id)["status"] == "running" and jm.get(job_id)["progress"] > 0, 60)
+        assert jm.get(job_id)["pid"] == standby_pid and is_worker(standby_pid, run_dir)
+        assert jm.runner._spare is None  # type: ignore[attr-defined]  # none starts while a job runs
+        job = jm.wait(job_id, timeout_s=120)
+        assert job["status"] == "succeeded", job["error"]
+        assert "succeeded" in (run_dir / "worker.log").read_text()
+        assert "succeeded" in (run_dir / "output.log").read_text()  # its stderr went there
+        wait_until(jm.warm, 120)
+        assert jm.runner._spare.pid != standby_pid  # type: ignore[attr-defined]
+    finally:
+        jm.close()
+        store.close()
+    assert jm.runner._spare is None  # type: ignore[attr-defined]

@@ -55,6 +55,7 @@ class JobManager:
         poll_s: float = 0.5,
         runner: Runner | None = None,
         activate_hook: str | None = None,
+        standby: bool = False,
     ) -> None:
         if max_concurrent < 1:
             raise BadInput(f"max_concurrent must be >= 1, got {max_concurrent}")
@@ -76,7 +77,8 @@ class JobManager:
         if runner is not None:
             self.runner: Runner = runner
         elif backend == "local":
-            self.runner = LocalRunner()
+            # standby: a worker kept started with its imports done, so a job starts at once
+            self.runner = LocalRunner(standby=standby)
         elif backend == "ray":
             if not ray_address:
                 raise BadInput(
@@ -209,6 +211,15 @@ class JobManager:
         self._wake.set()
         self._thread.join(timeout=10)
         self._stop(self.runner.owned())
+        close = getattr(self.runner, "close", None)
+        if close is not None:
+            close()
+
+    def warm(self) -> bool:
+        """Whether a standby worker waits with its imports done (local runner with ``standby``)."""
+        warm = getattr(self.runner, "warm", None)
+        with self._lock:
+            return bool(warm()) if warm is not None else False
 
     # --- internals ---
     def _stop(self, job_ids: Sequence[str]) -> None:
@@ -329,6 +340,9 @@ class JobManager:
             )
             for job in queued[: max(free, 0)]:
                 self._start(job["job_id"])
+            keep_warm = getattr(self.runner, "keep_warm", None)
+            if keep_warm is not None and not self.runner.owned():
+                keep_warm()  # only while no job runs: its imports never take a core from one
 
     def _start(self, job_id: str) -> None:
         if not self.store.transition_job(job_id, ("queued",), "running"):

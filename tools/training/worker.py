@@ -9,6 +9,10 @@ going away (a crashed tutor) make the job stop at the next step, leave a checkpo
 status ``interrupted``; the manager turns that into ``cancelled`` when it was a cancel. A run dir
 with a checkpoint is always resumed from it, so ``JobManager.resume`` only has to start this again.
 
+Standby (``--standby``, started by ``LocalRunner`` when no job runs): do the imports a job needs
+first, print ``ready``, then read the run dir from stdin and run that job as above, with stdout
+and stderr going to its ``output.log``. End of stdin before a run dir (the tutor stopped): exit 0.
+
 Exit codes: 0 succeeded, 3 stopped (interrupted), 1 failed.
 """
 
@@ -29,6 +33,7 @@ from pathlib import Path
 from typing import Any
 
 from tools.training.openmp import use_training_openmp
+from tools.training.runner import READY
 
 logger = logging.getLogger("tools.training.worker")
 
@@ -201,13 +206,58 @@ class Worker:
         return dict(fn(self.store, self.registry, model_id))
 
 
+def warm_imports() -> None:
+    """What a job imports before its first step (a standby worker does it before there is a job):
+    torch with its optimizers (which load torch._dynamo), the GPT and sklearn job code, the
+    tokenizer and config classes of transformers, matplotlib's renderer and fonts, the store."""
+    import torch._dynamo  # noqa: F401  (torch.optim's first optimizer imports it: ~2.5 s here)
+    import transformers  # noqa: F401
+
+    from storage.store import Store  # noqa: F401
+    from tools.training import gpt_job, gpt_model, plots, registry, sklearn_job, tokenizer  # noqa: F401
+
+    transformers.PreTrainedTokenizerFast, transformers.GPT2Config, transformers.GenerationConfig  # noqa: B018
+    plots.loss_curve_png([])  # matplotlib's Agg canvas and its font cache
+
+
+def _standby() -> Path | None:
+    try:
+        warm_imports()
+        failed = ""
+    except Exception:  # the job's own imports raise it again, into its log and its error
+        failed = traceback.format_exc()
+    try:
+        sys.stdout.buffer.write(READY)
+        sys.stdout.flush()
+    except OSError:  # the runner handed us a job before we were ready and closed the pipe
+        pass
+    line = sys.stdin.readline().strip()
+    if not line:
+        return None
+    run_dir = Path(line).resolve()
+    out = os.open(run_dir / "output.log", os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o644)
+    os.dup2(out, 1)
+    os.dup2(out, 2)
+    os.close(out)
+    if failed:
+        print(f"standby: the imports before this job failed:\n{failed}", file=sys.stderr, flush=True)
+    return run_dir
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description="Run one training job from its run dir.")
-    parser.add_argument("run_dir", type=Path)
+    parser.add_argument("run_dir", type=Path, nargs="?", help="the job's run dir (not with --standby)")
+    parser.add_argument(
+        "--standby", action="store_true", help="do the imports, then read the run dir from stdin"
+    )
     parser.add_argument("--no-watch-parent", action="store_true", help="keep running if the parent exits")
     args = parser.parse_args(argv)
+    if (args.run_dir is None) != args.standby:
+        parser.error("give a run dir, or --standby to read one from stdin")
     use_training_openmp()
-    run_dir: Path = args.run_dir.resolve()
+    run_dir = _standby() if args.standby else args.run_dir.resolve()
+    if run_dir is None:
+        return EXIT_OK
     fmt = logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s")
     handlers: list[logging.Handler] = [
         logging.FileHandler(run_dir / "worker.log"),
