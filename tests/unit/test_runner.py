@@ -163,3 +163,29 @@ def test_the_worker_takes_a_run_dir_or_standby_not_both() -> None:
         with pytest.raises(SystemExit) as e:
             main(argv)
         assert e.value.code == 2
+
+
+def test_close_does_not_wait_for_a_standby_still_importing(
+    fake: list[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("FAKE_STANDBY_S", "30")
+    runner = LocalRunner(fake, standby=True)
+    runner.keep_warm()
+    spare = runner._spare
+    assert spare is not None
+    t0 = time.monotonic()
+    runner.close()
+    assert time.monotonic() - t0 < 2 and spare.returncode is not None
+
+
+def test_a_standby_worker_whose_tutor_went_away_exits_without_a_job(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    import io
+
+    from tools.training import worker
+
+    monkeypatch.setattr(worker, "warm_imports", lambda: None)
+    monkeypatch.setattr(sys, "stdin", io.StringIO(""))  # EOF: the pipe's other end closed
+    assert worker.main(["--standby"]) == worker.EXIT_OK
+    assert capsys.readouterr().out == "ready\n"

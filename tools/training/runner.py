@@ -168,16 +168,14 @@ class LocalRunner:
                     pipe.close()
 
     def close(self) -> None:
-        """End the standby worker (closing its stdin makes it exit; killed if it does not)."""
+        """End the standby worker at once: it holds no job and no state (a closing CLI command
+        does not wait for one still importing)."""
         spare = self._spare
         if spare is None:
             return
-        self._forget_spare()  # its stdin closed: it exits once its imports are done
-        try:
-            spare.wait(timeout=2)
-        except subprocess.TimeoutExpired:
-            killpg(spare.pid, signal.SIGKILL)
-            spare.wait()
+        self._forget_spare()
+        killpg(spare.pid, signal.SIGKILL)
+        spare.wait()
 
     def owns(self, job_id: str) -> bool:
         return job_id in self._procs

@@ -11,7 +11,7 @@ with a checkpoint is always resumed from it, so ``JobManager.resume`` only has t
 
 Standby (``--standby``, started by ``LocalRunner`` when no job runs): do the imports a job needs
 first, print ``ready``, then read the run dir from stdin and run that job as above, with stdout
-and stderr going to its ``output.log``. End of stdin before a run dir (the tutor stopped): exit 0.
+and stderr going to its ``output.log``. End of stdin before a run dir (its tutor exited): exit 0.
 
 Exit codes: 0 succeeded, 3 stopped (interrupted), 1 failed.
 """
