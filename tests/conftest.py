@@ -12,7 +12,7 @@ for _name in list(os.environ):
     if _name.startswith("TUTOR_"):
         del os.environ[_name]
 # no standby training worker in every test's tutor (its imports cost ~9 s of CPU each time);
-# tests/unit/test_runner_standby.py starts one on purpose
+# tests/unit/test_runner.py and tests/integration/test_jobs_e2e.py start one on purpose
 os.environ["TUTOR_JOB_STANDBY"] = "false"
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
