@@ -3,7 +3,7 @@ by a fresh worker when it died, ended on close) and how a worker is recognised b
 
 from __future__ import annotations
 
-import os
+import subprocess
 import sys
 import time
 from pathlib import Path
@@ -54,6 +54,14 @@ def run_dir(tmp_path: Path, name: str) -> Path:
     return d
 
 
+def standby(fake: list[str]) -> tuple[LocalRunner, subprocess.Popen[bytes]]:
+    """A runner with standby on, and the standby worker it started."""
+    runner = LocalRunner(fake, standby=True)
+    runner.keep_warm()
+    assert runner._spare is not None
+    return runner, runner._spare
+
+
 def ended(runner: LocalRunner, job_id: str, timeout: float = 10) -> int:
     deadline = time.monotonic() + timeout
     while (ex := runner.poll(job_id)) is None:
@@ -63,33 +71,27 @@ def ended(runner: LocalRunner, job_id: str, timeout: float = 10) -> int:
 
 
 def test_a_standby_worker_gets_the_job_and_is_known_by_its_output_log(
-    fake: list[str], tmp_path: Path
+    fake: list[str], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    os.environ["FAKE_JOB_S"] = "1.0"
-    try:
-        runner = LocalRunner(fake, standby=True)
-        assert not runner.warm()
-        runner.keep_warm()
-        wait_until(runner.warm, 10)
-        spare_pid = runner._spare.pid  # type: ignore[union-attr]
-        d = run_dir(tmp_path, "job-1")
-        assert runner.start("job-1", d) == spare_pid  # the warm process took it
-        wait_until(lambda: (d / "output.log").exists() and b"working" in (d / "output.log").read_bytes(), 10)
-        assert is_worker(spare_pid, d)  # by its output, though its argv has no run dir
-        assert not is_worker(spare_pid, run_dir(tmp_path, "job-2"))
-        assert ended(runner, "job-1") == 0
-        assert (d / "how").read_text() == "standby"
-        assert not is_worker(spare_pid, d)
-    finally:
-        del os.environ["FAKE_JOB_S"]
+    monkeypatch.setenv("FAKE_JOB_S", "1.0")
+    assert not LocalRunner(fake, standby=True).warm()  # none until keep_warm starts one
+    runner, spare = standby(fake)
+    wait_until(runner.warm, 10)
+    d = run_dir(tmp_path, "job-1")
+    assert runner.start("job-1", d) == spare.pid  # the warm process took it
+    wait_until(lambda: (d / "output.log").exists() and b"working" in (d / "output.log").read_bytes(), 10)
+    assert is_worker(spare.pid, d)  # by its output, though its argv has no run dir
+    assert not is_worker(spare.pid, run_dir(tmp_path, "job-2"))
+    assert ended(runner, "job-1") == 0
+    assert (d / "how").read_text() == "standby"
+    assert not is_worker(spare.pid, d)
 
 
 def test_a_job_handed_over_before_the_standby_is_ready_waits_for_it(
     fake: list[str], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setenv("FAKE_STANDBY_S", "0.5")
-    runner = LocalRunner(fake, standby=True)
-    runner.keep_warm()
+    runner, _ = standby(fake)
     d = run_dir(tmp_path, "job-1")
     runner.start("job-1", d)  # still "importing": it reads the run dir when it is done
     assert ended(runner, "job-1") == 0
@@ -100,9 +102,8 @@ def test_a_dead_standby_is_replaced_by_a_fresh_worker(
     fake: list[str], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setenv("FAKE_STANDBY_DIES", "1")
-    runner = LocalRunner(fake, standby=True)
-    runner.keep_warm()
-    wait_until(lambda: runner._spare is not None and runner._spare.poll() is not None, 10)
+    runner, spare = standby(fake)
+    spare.wait(10)
     assert not runner.warm()
     d = run_dir(tmp_path, "job-1")
     pid = runner.start("job-1", d)
@@ -123,11 +124,8 @@ def test_without_standby_no_process_waits(fake: list[str], tmp_path: Path) -> No
 
 
 def test_close_ends_the_standby_worker(fake: list[str]) -> None:
-    runner = LocalRunner(fake, standby=True)
-    runner.keep_warm()
+    runner, spare = standby(fake)
     wait_until(runner.warm, 10)
-    spare = runner._spare
-    assert spare is not None
     runner.close()
     assert spare.returncode is not None and runner._spare is None
     runner.keep_warm()  # the next keep_warm starts another one
@@ -141,10 +139,7 @@ def test_a_standby_that_dies_on_its_own_is_reported_and_not_restarted_at_every_t
     from tools.training import runner as r
 
     monkeypatch.setenv("FAKE_STANDBY_DIES", "1")
-    runner = LocalRunner(fake, standby=True)
-    runner.keep_warm()
-    first = runner._spare
-    assert first is not None
+    runner, first = standby(fake)
     first.wait(10)
     runner.keep_warm()  # the manager's next tick
     assert runner._spare is None and "exited with code 5 before any job" in caplog.text
@@ -169,10 +164,7 @@ def test_close_does_not_wait_for_a_standby_still_importing(
     fake: list[str], monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setenv("FAKE_STANDBY_S", "30")
-    runner = LocalRunner(fake, standby=True)
-    runner.keep_warm()
-    spare = runner._spare
-    assert spare is not None
+    runner, spare = standby(fake)
     t0 = time.monotonic()
     runner.close()
     assert time.monotonic() - t0 < 2 and spare.returncode is not None

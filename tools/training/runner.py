@@ -119,6 +119,7 @@ class LocalRunner:
                 self._spare.returncode,
                 STANDBY_RETRY_S,
             )
+            _close_pipes(self._spare)
             self._forget_spare()
             self._spare_died_at = time.monotonic()
         if time.monotonic() - self._spare_died_at < STANDBY_RETRY_S:
@@ -148,24 +149,20 @@ class LocalRunner:
         spare = self._spare
         if spare is None or spare.stdin is None or spare.poll() is not None:
             return None  # none, or it died: keep_warm reports it
-        self._spare, self._spare_ready = None, False
+        self._forget_spare()
         try:
             spare.stdin.write(f"{run_dir}\n".encode())
-            spare.stdin.close()
+            spare.stdin.flush()
         except OSError:  # it died just now
             killpg(spare.pid, signal.SIGKILL)
             spare.wait()
             return None
-        if spare.stdout is not None:
-            spare.stdout.close()
+        finally:
+            _close_pipes(spare)
         return spare
 
     def _forget_spare(self) -> None:
-        spare, self._spare, self._spare_ready = self._spare, None, False
-        for pipe in (spare.stdin, spare.stdout) if spare is not None else ():
-            if pipe is not None:
-                with contextlib.suppress(OSError):
-                    pipe.close()
+        self._spare, self._spare_ready = None, False
 
     def close(self) -> None:
         """End the standby worker at once: it holds no job and no state (a closing CLI command
@@ -174,6 +171,7 @@ class LocalRunner:
         if spare is None:
             return
         self._forget_spare()
+        _close_pipes(spare)
         killpg(spare.pid, signal.SIGKILL)
         spare.wait()
 
@@ -208,6 +206,14 @@ class LocalRunner:
 
     def forget(self, job_id: str) -> None:
         self._procs.pop(job_id, None)
+
+
+def _close_pipes(proc: subprocess.Popen[bytes]) -> None:
+    """Close our ends of a standby worker's stdin and stdout (it then reads EOF, or gets EPIPE)."""
+    for pipe in (proc.stdin, proc.stdout):
+        if pipe is not None:
+            with contextlib.suppress(OSError):
+                pipe.close()
 
 
 def killpg(pgid: int, sig: int) -> None:

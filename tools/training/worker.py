@@ -211,12 +211,11 @@ def warm_imports() -> None:
     torch with its optimizers (which load torch._dynamo), the GPT and sklearn job code, the
     tokenizer and config classes of transformers, matplotlib's renderer and fonts, the store."""
     import torch._dynamo  # noqa: F401  (torch.optim's first optimizer imports it: ~2.5 s here)
-    import transformers  # noqa: F401
+    from transformers import GenerationConfig, GPT2Config, PreTrainedTokenizerFast  # noqa: F401
 
     from storage.store import Store  # noqa: F401
     from tools.training import gpt_job, gpt_model, plots, registry, sklearn_job, tokenizer  # noqa: F401
 
-    transformers.PreTrainedTokenizerFast, transformers.GPT2Config, transformers.GenerationConfig  # noqa: B018
     plots.loss_curve_png([])  # matplotlib's Agg canvas and its font cache
 
 
