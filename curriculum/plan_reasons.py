@@ -39,6 +39,15 @@ def goal_path(catalog: Catalog, mastery: Mapping[str, float], goal_topics: Itera
     return [t for t in catalog.topological_order() if t in wanted and mastery.get(t, 0.0) < MASTERED]
 
 
+def study_path(catalog: Catalog, mastery: Mapping[str, float], goal_topics: Iterable[str]) -> list[str]:
+    """What is left to learn, in prerequisite order: the goals' path, or without a goal every
+    topic not yet mastered. The planner's items (after due reviews) are always a prefix of it."""
+    goals = [g for g in goal_topics if g in catalog.topics]
+    if goals:
+        return goal_path(catalog, mastery, goals)
+    return [t for t in catalog.topological_order() if mastery.get(t, 0.0) < MASTERED]
+
+
 def practice_counts(catalog: Catalog) -> dict[str, int]:
     """Number of bundled practice items per topic (``curriculum/practice``)."""
     from curriculum.practice import bundled_practice

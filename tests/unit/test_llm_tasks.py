@@ -129,6 +129,21 @@ def test_plan_prompt_states_the_time_in_minutes_and_the_goals_path() -> None:
     assert "path: -\n" in plan_prompt({}, 2.0)
 
 
+def test_the_served_plan_prompt_shows_what_is_left_to_learn_with_or_without_a_goal(monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    from curriculum.plan_reasons import goal_path
+    from tutor.llm import tasks
+
+    prompts: list[str] = []
+    monkeypatch.setattr(tasks, "_ask", lambda llm, system, user, **kw: prompts.append(user) or "")
+    mastery = {t: 0.9 for t in CATALOG.topological_order()[:3]}
+    open_topics = [t for t in CATALOG.topological_order() if t not in mastery]
+    gpt_plan(FakeChatModel(replies=[""]), CATALOG, mastery, 1.0)
+    gpt_plan(FakeChatModel(replies=[""]), CATALOG, mastery, 1.0, ["m8.gpt"])
+    path = goal_path(CATALOG, mastery, ["m8.gpt"])
+    assert f"\ngoal: -\npath: {' '.join(open_topics)}\n" in prompts[0]
+    assert f"\ngoal: m8.gpt\npath: {' '.join(path)}\n" in prompts[1] and len(path) < len(open_topics)
+
+
 def test_plan_lines_can_count_the_minutes_left_which_the_learner_never_sees() -> None:
     items = [
         {"topic_id": "m1.pandas", "activity": "study", "minutes": 45, "reason": "new topic in module 1"},

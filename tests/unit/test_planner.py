@@ -145,3 +145,19 @@ def test_random_states_with_due_reviews_and_goals_give_plans_valid_on_the_goal_p
         assert validate_plan(CAT, items, mastery, hours, goal_topics=goal, due_reviews=due) == []
     twice = [{"topic_id": "m1.numpy", "activity": "review", "minutes": 15}] * 2
     assert any("twice" in p for p in validate_plan(CAT, twice, {"m1.numpy": 0.9}, 1))
+
+
+def test_the_planners_items_after_reviews_are_a_prefix_of_the_study_path() -> None:
+    # the plan prompt shows this path to the model: copying its start, timed, is the planner's plan
+    from curriculum.plan_reasons import goal_path, study_path
+
+    rng = random.Random(2)
+    for _ in range(300):
+        mastery = {t: rng.random() for t in CAT.topics if rng.random() < 0.5}
+        goal = [rng.choice(list(CAT.topics))] if rng.random() < 0.5 else []
+        items = _items(plan_lesson(CAT, mastery, rng.choice([0.5, 2, 6]), goal_topics=goal))
+        path = study_path(CAT, mastery, goal)
+        studied = [i["topic_id"] for i in items if i["activity"] != "review"]
+        assert studied == path[: len(studied)]
+        assert path == (goal_path(CAT, mastery, goal) if goal else
+                        [t for t in CAT.topological_order() if mastery.get(t, 0.0) < MASTERED])  # fmt: skip

@@ -73,9 +73,11 @@ def plan_prompt(
     path: Sequence[str] = (),
 ) -> str:
     """Learner state as the plan task's user turn: the time in minutes (the unit the items are
-    written in), the goal and ``path`` (its prerequisite closure not yet mastered, in order: a
-    fact of the curriculum graph, which a small model cannot work out in its head; choosing,
-    ordering, timing and justifying the items stays the model's job), due reviews, mastered
+    written in), the goal and ``path`` (``curriculum.plan_reasons.study_path``: the goal's
+    prerequisite closure not yet mastered, or without a goal every topic not yet mastered, in
+    prerequisite order: a fact of the curriculum graph and the mastery, which a small model
+    cannot work out in its head; choosing, ordering, timing and justifying the items stays the
+    model's job, and the decoder does not hold it to the path), due reviews, mastered
     topics by id, partly learned ones with their mastery (floored to one decimal); topics not
     listed have mastery 0. Topics are listed in ``order`` (the curriculum's prerequisite order,
     which the recipe and the served task both pass), so a small model reads the state in the

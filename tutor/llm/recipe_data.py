@@ -20,7 +20,7 @@ from typing import Any
 import numpy as np
 
 from curriculum.catalog import Catalog
-from curriculum.plan_reasons import goal_path
+from curriculum.plan_reasons import study_path
 from curriculum.planner import MASTERED, plan_lesson
 from knowledge.notes_format import Chunk, Note, chunk_note, parse_note
 from tutor.llm import chat_format as cf
@@ -117,7 +117,7 @@ def plan_examples(
     for _ in range(n):
         s = random_learner(catalog, rng, goal_share, due_share)
         plan = plan_lesson(catalog, s["mastery"], s["hours"], s["goal_topics"], s["due"])
-        path = goal_path(catalog, s["mastery"], s["goal_topics"])
+        path = study_path(catalog, s["mastery"], s["goal_topics"])
         user = cf.plan_prompt(s["mastery"], s["hours"], s["goal_topics"], s["due"], order=order, path=path)
         target = cf.format_plan((i.__dict__ for i in plan.items), budget=int(s["hours"] * 60))
         out.append(Example("plan", cf.PLAN_SYSTEM, user, target))

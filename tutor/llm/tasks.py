@@ -22,7 +22,7 @@ from typing import Any
 from langchain_core.messages import HumanMessage, SystemMessage
 
 from curriculum.catalog import Catalog
-from curriculum.plan_reasons import goal_path
+from curriculum.plan_reasons import study_path
 from curriculum.planner import plan_lesson, validate_plan
 from tutor.llm import chat_format as cf
 from tutor.llm import grounding as g
@@ -224,7 +224,7 @@ def gpt_plan(
         grammar = PlanGrammar(catalog, mastery, hours, due_ok, level=constraint, goal_topics=goals)
         local["logits_processor"] = PlanConstraint(grammar, llm.loaded.tokenizer, _end_ids(llm))
         held = constraint
-    path = goal_path(catalog, mastery, goals)
+    path = study_path(catalog, mastery, goals)
     prompt = cf.plan_prompt(mastery, hours, goals, due_ok, order=catalog.topological_order(), path=path)
     raw = _ask(llm, cf.PLAN_SYSTEM, prompt, max_new_tokens=max_new_tokens, **local)
     items = cf.parse_plan(raw)
