@@ -12,6 +12,7 @@ from dataclasses import asdict, dataclass, field
 from typing import Any
 
 from curriculum.catalog import Catalog
+from curriculum.plan_reasons import goal_path, study_path
 from tutor.errors import BadInput
 
 MASTERED = 0.8  # mastery at or above this counts as known
@@ -59,19 +60,6 @@ def _block(topic_minutes: int, p: float) -> int:
     return int(max(MIN_BLOCK, min(MAX_BLOCK, round(raw / 5) * 5)))
 
 
-def _candidates(catalog: Catalog, mastery: Mapping[str, float], goal_topics: Iterable[str]) -> list[str]:
-    goals = [g for g in goal_topics if g in catalog.topics]
-    order = catalog.topological_order()
-    if goals:
-        wanted: set[str] = set()
-        for g in goals:
-            wanted |= catalog.ancestors(g) | {g}
-        seq = [t for t in order if t in wanted]
-    else:
-        seq = order
-    return [t for t in seq if mastery.get(t, 0.0) < MASTERED]
-
-
 def plan_lesson(
     catalog: Catalog,
     mastery: Mapping[str, float],
@@ -96,7 +84,7 @@ def plan_lesson(
             items.append(PlanItem(t, "review", REVIEW_BLOCK))
             used += REVIEW_BLOCK
     planned: set[str] = set()
-    for t in _candidates(catalog, mastery, goal_topics):
+    for t in study_path(catalog, mastery, goal_topics):
         prereqs_ok = all(
             mastery.get(p, 0.0) >= MASTERED or p in planned for p in catalog.topics[t].prerequisites
         )
@@ -152,8 +140,6 @@ def validate_plan(
     minutes, "practice" on a topic without practice items, a topic before its prerequisites,
     more time than the learner has. With ``goal_topics``, a non-review topic off the goal's path
     (its prerequisite closure not yet mastered); with ``due_reviews``, a review of a topic not due."""
-    from curriculum.plan_reasons import goal_path
-
     practicable = practice_topic_ids(practice_topics, catalog)
     goals = [g for g in goal_topics or () if g in catalog.topics]
     on_path = set(goal_path(catalog, mastery, goals)) if goals else None
