@@ -81,6 +81,7 @@ class KernelManager:
         self._cond = threading.Condition(self._lock)  # signals "a kernel joined the pool"
         self._waiting = 0  # callers waiting in _take for a kernel
         self._failures, self._last_failure = 0, ""
+        self._last_failure_began = 0.0  # when the failed start began (time.monotonic())
         self._pool: list[SandboxedKernel] = []
         self._retired: list[SandboxedKernel] = []
         self._sessions: dict[str, _Session] = {}
@@ -242,8 +243,14 @@ class KernelManager:
         """A ready kernel from the pool, waiting for the maintenance thread to start one if the
         pool is empty. Kernels are only ever started by that long-lived thread: bubblewrap's
         --die-with-parent follows the *thread* that spawned it, so a kernel started by a
-        short-lived request thread would be killed when that thread ends."""
-        deadline = time.monotonic() + self.start_timeout_s + 5
+        short-lived request thread would be killed when that thread ends.
+
+        A start that fails reaches the caller only if it began after the caller started waiting:
+        one begun earlier may have failed for a passing reason (in unprivileged mode another
+        sandbox's fork bomb can hold every process slot of the shared uid until it is reset), so
+        the caller waits for a fresh start instead, with the full start time again."""
+        since = time.monotonic()
+        deadline = since + self.start_timeout_s + 5
         with self._cond:
             failures_seen = self._failures
             self._waiting += 1
@@ -258,7 +265,10 @@ class KernelManager:
                     if self._closed:
                         raise SandboxUnavailable("the kernel manager is shut down")
                     if self._failures != failures_seen:
-                        raise KernelStartError(self._last_failure)
+                        if self._last_failure_began >= since:
+                            raise KernelStartError(self._last_failure)
+                        failures_seen = self._failures  # a stale start: wait for a fresh one
+                        deadline = max(deadline, time.monotonic() + self.start_timeout_s + 5)
                     left = deadline - time.monotonic()
                     if left <= 0:
                         raise KernelStartError(
@@ -295,6 +305,7 @@ class KernelManager:
                         break
                     if not self._waiting and time.monotonic() < retry_at:
                         break
+                began = time.monotonic()
                 try:
                     kernel = SandboxedKernel(self.sandbox, self.work_root).start(self.start_timeout_s)
                 except Exception as e:
@@ -303,6 +314,7 @@ class KernelManager:
                     with self._cond:
                         self._failures += 1
                         self._last_failure = str(e) or type(e).__name__
+                        self._last_failure_began = began
                         self._cond.notify_all()
                     break
                 with self._cond:

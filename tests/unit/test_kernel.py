@@ -21,6 +21,8 @@ class FakeKernel:
 
     started: list[FakeKernel] = []
     fail = False
+    fail_first_after_s: float | None = None  # the first start fails after this many seconds
+    start_s = 0.0  # how long a start takes (real ones: about a second)
 
     def __init__(self, sandbox: Any, root: Path) -> None:
         self.ns: dict[str, Any] = {}
@@ -31,6 +33,11 @@ class FakeKernel:
     def start(self, timeout_s: float = 30) -> FakeKernel:
         if FakeKernel.fail:
             raise KernelStartError("bwrap: cannot mount")
+        if FakeKernel.fail_first_after_s is not None:
+            delay, FakeKernel.fail_first_after_s = FakeKernel.fail_first_after_s, None
+            time.sleep(delay)
+            raise KernelStartError("can't start new thread")
+        time.sleep(FakeKernel.start_s)
         self.thread = threading.current_thread().name
         FakeKernel.started.append(self)
         return self
@@ -55,6 +62,8 @@ class FakeKernel:
 def fake(monkeypatch: pytest.MonkeyPatch) -> type[FakeKernel]:
     FakeKernel.started = []
     FakeKernel.fail = False
+    FakeKernel.fail_first_after_s = None
+    FakeKernel.start_s = 0.0
     monkeypatch.setattr(kmod, "SandboxedKernel", FakeKernel)
     monkeypatch.setattr(sb, "find_bwrap", lambda: "/usr/bin/bwrap")
     return FakeKernel
@@ -109,6 +118,18 @@ def test_a_failed_start_reaches_the_caller(fake: type[FakeKernel], tmp_path: Pat
     with KernelManager(tmp_path, pool_size=0) as km, pytest.raises(KernelStartError, match="cannot mount"):
         km.execute("x = 1")
     assert issubclass(KernelStartError, SandboxUnavailable)
+
+
+def test_a_start_that_began_before_the_caller_waited_fails_without_failing_the_caller(
+    fake: type[FakeKernel], tmp_path: Path
+) -> None:
+    """The pool's standby start began (and failed, e.g. while another sandbox's fork bomb held
+    every process slot) before this request: the request gets a fresh start, not that failure."""
+    fake.fail_first_after_s, fake.start_s = 0.5, 0.3
+    with KernelManager(tmp_path, pool_size=1) as km:
+        assert _wait(lambda: fake.fail_first_after_s is None)  # the standby start is under way
+        assert km.execute("x = 3").stdout == "3"
+        assert km._failures == 1 and len(fake.started) >= 1
 
 
 def test_dead_kernel_is_replaced_and_the_session_is_told(fake: type[FakeKernel], tmp_path: Path) -> None:
