@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import os
 import sys
+import traceback
 from typing import Any
 
 
@@ -52,7 +53,14 @@ def main() -> None:
     _ipc_pipe()
     from ipykernel import kernelapp
 
-    kernelapp.launch_new_instance()
+    try:
+        kernelapp.launch_new_instance()
+    except Exception:
+        # a kernel that fails (e.g. no thread left under RLIMIT_NPROC) exits now: the threads it
+        # already started would keep the process alive, and the tutor waiting for its answer
+        traceback.print_exc()
+        sys.stderr.flush()
+        os._exit(1)
 
 
 if __name__ == "__main__":
