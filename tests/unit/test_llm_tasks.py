@@ -125,8 +125,23 @@ def test_plan_prompt_lists_topics_in_the_given_order() -> None:
 
 def test_plan_prompt_states_the_time_in_minutes_and_the_goals_path() -> None:
     text = plan_prompt({}, 1.5, ["m1.pandas"], path=["m1.numpy", "m1.pandas"])
-    assert text.startswith("minutes: 90\ngoal: m1.pandas\npath: m1.numpy m1.pandas\n")
+    assert text.startswith("due: -\nminutes: 90\ngoal: m1.pandas\npath: m1.numpy m1.pandas\n")
     assert "path: -\n" in plan_prompt({}, 2.0)
+
+
+def test_plan_prompt_puts_the_due_reviews_where_no_other_line_can_move_them() -> None:
+    from tutor.llm.chat_format import PLAN_SYSTEM, render
+
+    def due_offset(prompt: str) -> int:
+        text = render([{"role": "system", "content": PLAN_SYSTEM}, {"role": "user", "content": prompt}])
+        return text.index("due: m1.numpy m2.calculus\n")
+
+    long_path = [f"m{k}.topic-{k}" for k in range(40)]
+    few = plan_prompt({"m1.numpy": 0.9}, 1.0, [], ["m1.numpy", "m2.calculus"], path=["m1.pandas"])
+    many = plan_prompt(
+        {"m1.numpy": 0.9, "m1.pandas": 0.4}, 6.0, ["m8.gpt"], ["m1.numpy", "m2.calculus"], path=long_path
+    )
+    assert due_offset(few) == due_offset(many)
 
 
 def test_the_served_plan_prompt_shows_what_is_left_to_learn_with_or_without_a_goal(monkeypatch) -> None:  # type: ignore[no-untyped-def]
