@@ -72,20 +72,22 @@ def plan_prompt(
     order: Sequence[str] | None = None,
     path: Sequence[str] = (),
 ) -> str:
-    """Learner state as the plan task's user turn: due reviews first, so their ids sit at the same
-    few positions in every prompt (the system turn before them is fixed): reviews come first in a
-    plan, and a small model with learned absolute positions copies from a fixed position far more
-    reliably than from a line that a variable-length path pushes around (behind the path, the
-    model reviewed a neighbouring id in 10 of 200 held-out states). Then the time in minutes (the
-    unit the items are written in), the goal and ``path`` (``curriculum.plan_reasons.study_path``: the goal's
+    """Learner state as the plan task's user turn.
+
+    Due reviews come first, so their ids sit at the same few positions in every prompt (the
+    system turn before them is fixed): reviews come first in a plan, and a small model with
+    learned absolute positions copies from a fixed position far more reliably than from a line
+    that a variable-length path pushes around (behind the path, the model reviewed a
+    neighbouring id in 10 of 200 held-out states). Then the time in minutes (the unit the items
+    are written in), the goal and ``path`` (``curriculum.plan_reasons.study_path``: the goal's
     prerequisite closure not yet mastered, or without a goal every topic not yet mastered, in
     prerequisite order: a fact of the curriculum graph and the mastery, which a small model
     cannot work out in its head; choosing, ordering, timing and justifying the items stays the
-    model's job, and the decoder does not hold it to the path), due reviews, mastered
-    topics by id, partly learned ones with their mastery (floored to one decimal); topics not
-    listed have mastery 0. Topics are listed in ``order`` (the curriculum's prerequisite order,
-    which the recipe and the served task both pass), so a small model reads the state in the
-    order it plans in; ids not in ``order`` follow alphabetically."""
+    model's job, and the decoder does not hold it to the path), mastered topics by id, and
+    partly learned ones with their mastery (floored to one decimal); topics not listed have
+    mastery 0. Topics are listed in ``order`` (the curriculum's prerequisite order, which the
+    recipe and the served task both pass), so a small model reads the state in the order it
+    plans in; ids not in ``order`` follow alphabetically."""
     # floor to one decimal: the planner's thresholds (0.3, 0.8) are one-decimal numbers, so a
     # floored value is on the same side of each threshold as the exact one
     shown = {t: math.floor(float(p) * 10 + 1e-9) / 10 for t, p in mastery.items()}
